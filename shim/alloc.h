@@ -1,0 +1,28 @@
+/* alloc.h - the slow paths behind the exported malloc family.
+ *
+ * The exported wrappers (malloc.c) decide in one or two predictable
+ * branches whether a call is "small and foreign" - straight to the next
+ * allocator - or needs one of these.  `oms_threshold` is 0 until the shim
+ * is initialised, so every first call lands here and initialises it.
+ * errno: left as found on success; on failure set as glibc would.
+ */
+#ifndef OMS_ALLOC_H
+#define OMS_ALLOC_H
+
+#include <stddef.h>
+
+extern size_t oms_threshold;
+
+void oms_init(void);
+
+void *oms_malloc_slow(size_t n);
+void *oms_calloc_slow(size_t n, size_t size);
+void oms_free_slow(void *p);
+void *oms_realloc_slow(void *p, size_t n);
+void *oms_memalign_slow(size_t align, size_t n, int kind);
+int oms_posix_memalign_slow(void **out, size_t align, size_t n);
+size_t oms_usable_slow(void *p);
+
+enum { OMS_AL_MEMALIGN, OMS_AL_ALIGNED_ALLOC, OMS_AL_VALLOC, OMS_AL_PVALLOC };
+
+#endif

@@ -1,0 +1,355 @@
+/* big.c - large blocks in unlinked files (see big.h).
+ *
+ * Invariants
+ * - A live block is registered (block.h) and on the live list; its mapping
+ *   [addr, addr+cap) is MAP_SHARED of its own file, whose size is cap and
+ *   whose blocks are all reserved - unless FROZEN (after a fork without
+ *   reflink: MAP_PRIVATE of a file now shared with a relative) or fd < 0
+ *   with no file at all (a fork snapshot in anonymous memory).
+ * - oms_stats.live is the sum of cap over blocks in files; it is checked
+ *   against OOMSHIELD_MAX before a file is made or grown.
+ * - Syscalls run outside oms_lock, except in resize (the caller owns the
+ *   block; holding the lock keeps fork from seeing a half-moved block) and
+ *   in the fork handlers.
+ *
+ * Fork (why it is done this way): a MAP_SHARED mapping is shared with the
+ * child, which would break private-memory semantics.  The child must see
+ * the memory as it was at fork and no later write of the parent.
+ * - Where the filesystem can reflink (XFS, Btrfs), prepare clones each file
+ *   (cost: extents, not bytes) and the child maps its clone: both stay
+ *   file-backed and protected.
+ * - Elsewhere (ext4, F2FS, UBIFS) prepare remaps each block MAP_PRIVATE
+ *   over the same file.  Parent and child then share a frozen file
+ *   copy-on-write, exactly like anonymous memory after fork: no copy, so
+ *   fork+exec costs nothing.  Pages written after the fork become
+ *   anonymous; realloc of a frozen block moves it into a fresh file.
+ * - A block whose fd the program closed is snapshotted to anonymous memory.
+ */
+#include "big.h"
+#include "config.h"
+#include "log.h"
+#include "os.h"
+#include "stats.h"
+#include "store.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+size_t oms_page = 4096;
+
+static int no_reflink; /* FICLONE refused once: do not try per block */
+
+static size_t round_up(size_t n, size_t a)
+{
+	return (n + a - 1) & ~(a - 1);
+}
+
+/* Exactly `len` bytes of PROT_NONE address space at an `align` boundary.
+ * Reserving first means nobody else can be handed the range while we fill
+ * it, and no MAP_FIXED of ours ever lands on someone else's memory. */
+static char *reserve_aligned(size_t len, size_t align)
+{
+	size_t span = len + align - oms_page;
+	if (span < len)
+		return NULL;
+	char *r = oms_os.mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			      -1, 0);
+	if (r == MAP_FAILED)
+		return NULL;
+	char *a = (char *)round_up((size_t)r, align);
+	if (a > r)
+		oms_os.munmap(r, (size_t)(a - r));
+	if (r + span > a + len)
+		oms_os.munmap(a + len, (size_t)(r + span - (a + len)));
+	return a;
+}
+
+static int account(size_t bytes)
+{
+	int ok = 1;
+	pthread_mutex_lock(&oms_lock);
+	if (oms_cfg.max && oms_stats.live + bytes > oms_cfg.max)
+		ok = 0;
+	else {
+		oms_stats.live += bytes;
+		if (oms_stats.live > oms_stats.peak)
+			oms_stats.peak = oms_stats.live;
+	}
+	pthread_mutex_unlock(&oms_lock);
+	return ok;
+}
+
+static void unaccount(size_t bytes)
+{
+	pthread_mutex_lock(&oms_lock);
+	oms_stats.live -= bytes;
+	pthread_mutex_unlock(&oms_lock);
+}
+
+void *oms_big_alloc(size_t size, size_t align)
+{
+	if (!oms_cfg.dir_ok) {
+		oms_stats_fallback(OMS_CAUSE_NODIR, ENOENT, size);
+		return NULL;
+	}
+	if (size > SIZE_MAX / 2)
+		return NULL;
+	size_t cap = round_up(size ? size : 1, oms_page);
+	if (align < OMS_GRANULE)
+		align = OMS_GRANULE;
+	if (!account(cap)) {
+		oms_stats_fallback(OMS_CAUSE_MAX, 0, size);
+		return NULL;
+	}
+	struct oms_block tmp = {.fd = -1};
+	char *addr = NULL;
+	enum oms_cause cause;
+	int err;
+	if (oms_store_create(&tmp, cap) < 0) {
+		err = errno;
+		cause = oms_cause_of(err);
+		goto fail;
+	}
+	addr = reserve_aligned(cap, align);
+	if (!addr || oms_os.mmap(addr, cap, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+				 tmp.fd, 0) == MAP_FAILED) {
+		err = errno;
+		cause = OMS_CAUSE_MAP;
+		goto fail;
+	}
+	pthread_mutex_lock(&oms_lock);
+	struct oms_block *b = oms_block_new();
+	if (b) {
+		b->addr = addr;
+		b->cap = cap;
+		b->size = size;
+		b->fd = tmp.fd;
+		b->dev = tmp.dev;
+		b->ino = tmp.ino;
+		b->prot = PROT_READ | PROT_WRITE;
+		if (oms_block_register(b) < 0) {
+			oms_block_free(b);
+			b = NULL;
+		}
+	}
+	if (b) {
+		oms_stats.blocks++;
+		oms_stats.bytes += size;
+	}
+	pthread_mutex_unlock(&oms_lock);
+	if (b)
+		return addr;
+	err = ENOMEM;
+	cause = OMS_CAUSE_MAP;
+fail:
+	if (addr)
+		oms_os.munmap(addr, cap);
+	if (tmp.fd >= 0)
+		oms_os.close(tmp.fd);
+	unaccount(cap);
+	oms_stats_fallback(cause, err, size);
+	return NULL;
+}
+
+void oms_big_free(struct oms_block *b)
+{
+	pthread_mutex_lock(&oms_lock);
+	struct oms_block copy = *b;
+	oms_block_unregister(b);
+	if (b->dev) /* still in a file, not a fork snapshot */
+		oms_stats.live -= b->cap;
+	oms_block_free(b);
+	pthread_mutex_unlock(&oms_lock);
+	/* Unmapping the last mapping and closing the last fd frees the disk. */
+	oms_os.munmap(copy.addr, copy.cap);
+	oms_store_close(&copy);
+}
+
+/* Move the mapping to a fresh granule-aligned range of new_cap bytes; the
+ * kernel moves page tables, nothing is copied. */
+static char *move_mapping(struct oms_block *b, size_t new_cap)
+{
+	char *dst = reserve_aligned(new_cap, OMS_GRANULE);
+	if (!dst)
+		return NULL;
+	char *p = oms_os.mremap(b->addr, b->cap, new_cap, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	if (p == MAP_FAILED) {
+		oms_os.munmap(dst, new_cap);
+		return NULL;
+	}
+	return p;
+}
+
+/* Grow or shrink b's own file and mapping; caller holds oms_lock. */
+static void *resize_locked(struct oms_block *b, size_t size)
+{
+	size_t cap = b->cap;
+	if (size <= cap) {
+		size_t want = round_up(size, oms_page);
+		/* Keep slack unless more than half would be wasted. */
+		if (want >= cap / 2 || (b->flags & OMS_BLK_FROZEN) || b->fd < 0) {
+			b->size = size;
+			return b->addr;
+		}
+		if (oms_os.mremap(b->addr, cap, want, 0, NULL) == MAP_FAILED)
+			return b->addr; /* cannot shrink: keeping it is still correct */
+		oms_store_shrink(b, want);
+		b->cap = want;
+		b->size = size;
+		oms_stats.live -= cap - want;
+		return b->addr;
+	}
+	if ((b->flags & OMS_BLK_FROZEN) || !oms_store_fd_ok(b))
+		return NULL;
+	/* Grow geometrically so that a buffer grown in small steps costs
+	 * O(log n) file extensions and moves, not O(n). */
+	size_t new_cap = round_up(size, oms_page);
+	size_t geo = cap + cap / 8;
+	if (geo > new_cap && geo > cap)
+		new_cap = round_up(geo, oms_page);
+	if (new_cap < size)
+		return NULL;
+	size_t extra = new_cap - cap;
+	if (oms_cfg.max && oms_stats.live + extra > oms_cfg.max)
+		return NULL;
+	if (oms_store_grow(b, cap, new_cap) < 0)
+		return NULL;
+	char *p = oms_os.mremap(b->addr, cap, new_cap, 0, NULL);
+	if (p == MAP_FAILED) {
+		p = move_mapping(b, new_cap);
+		if (!p) {
+			oms_store_shrink(b, cap);
+			return NULL;
+		}
+		oms_block_unregister(b);
+		b->addr = p;
+		if (oms_block_register(b) < 0) {
+			/* Cannot happen: the leaf for any address we were given
+			 * exists or is made from fresh pages. Keep going unlisted. */
+		}
+	}
+	b->cap = new_cap;
+	b->size = size;
+	oms_stats.live += extra;
+	if (oms_stats.live > oms_stats.peak)
+		oms_stats.peak = oms_stats.live;
+	return b->addr;
+}
+
+void *oms_big_resize(struct oms_block *b, size_t size)
+{
+	pthread_mutex_lock(&oms_lock);
+	void *p = resize_locked(b, size);
+	pthread_mutex_unlock(&oms_lock);
+	if (p)
+		return p;
+	/* Move into a new file; the old block is untouched until the copy is
+	 * complete. */
+	void *n = oms_big_alloc(size, OMS_GRANULE);
+	if (!n)
+		return NULL;
+	memcpy(n, b->addr, b->cap < size ? b->cap : size);
+	oms_big_free(b);
+	return n;
+}
+
+/* Replace [addr, addr+cap) with a mapping of `fd` (or anonymous memory when
+ * fd < 0 and `src` is given) without a window in which the range is
+ * unmapped: map elsewhere, then move over. */
+static int remap_over(struct oms_block *b, int flags, int fd)
+{
+	char *p = oms_os.mmap(NULL, b->cap, b->prot, flags, fd, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	if (oms_os.mremap(p, b->cap, b->cap, MREMAP_MAYMOVE | MREMAP_FIXED, b->addr) == MAP_FAILED) {
+		oms_os.munmap(p, b->cap);
+		return -1;
+	}
+	return 0;
+}
+
+static void *snapshot(struct oms_block *b)
+{
+	char *s = oms_os.mmap(NULL, b->cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			      -1, 0);
+	if (s == MAP_FAILED)
+		return NULL;
+	if (b->prot & PROT_READ)
+		memcpy(s, b->addr, b->cap);
+	return s;
+}
+
+void oms_big_fork_prepare(void)
+{
+	pthread_mutex_lock(&oms_lock);
+	for (struct oms_block *b = oms_live; b; b = b->next) {
+		if ((b->flags & OMS_BLK_FROZEN) || !b->dev)
+			continue; /* already copy-on-write, or anonymous (dev 0) */
+		if (!no_reflink && oms_store_fd_ok(b)) {
+			b->child_fd = oms_store_clone(b);
+			if (b->child_fd >= 0) {
+				oms_stats.forks_reflink++;
+				continue;
+			}
+			if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL ||
+			    errno == ENOTTY || errno == ENOSYS || errno == EPERM)
+				no_reflink = 1;
+		}
+		if (oms_store_fd_ok(b) && remap_over(b, MAP_PRIVATE, b->fd) == 0) {
+			b->flags |= OMS_BLK_FROZEN;
+			oms_stats.forks_cow++;
+			continue;
+		}
+		b->snap = snapshot(b);
+	}
+}
+
+void oms_big_fork_parent(void)
+{
+	for (struct oms_block *b = oms_live; b; b = b->next) {
+		if (b->child_fd >= 0)
+			oms_os.close(b->child_fd);
+		b->child_fd = -1;
+		if (b->snap)
+			oms_os.munmap(b->snap, b->cap);
+		b->snap = NULL;
+	}
+	pthread_mutex_unlock(&oms_lock);
+}
+
+void oms_big_fork_child(void)
+{
+	static int warned;
+	for (struct oms_block *b = oms_live; b; b = b->next) {
+		if (b->child_fd >= 0) {
+			struct stat st;
+			if (remap_over(b, MAP_SHARED, b->child_fd) == 0 &&
+			    oms_os.fstat(b->child_fd, &st) == 0) {
+				oms_store_close(b);
+				b->fd = b->child_fd;
+				b->dev = st.st_dev;
+				b->ino = st.st_ino;
+			} else {
+				oms_os.close(b->child_fd);
+				b->snap = snapshot(b);
+			}
+			b->child_fd = -1;
+		}
+		if (b->snap) {
+			if (oms_os.mremap(b->snap, b->cap, b->cap, MREMAP_MAYMOVE | MREMAP_FIXED,
+					  b->addr) == MAP_FAILED) {
+				oms_log_once(&warned, OMS_LOG_ERROR,
+					     "fork: cannot give the child a private copy of %p", b->addr);
+				oms_os.munmap(b->snap, b->cap);
+			} else {
+				oms_store_close(b);
+				oms_stats.live -= b->cap;
+				b->dev = 0;
+				b->ino = 0;
+			}
+			b->snap = NULL;
+		}
+	}
+	pthread_mutex_unlock(&oms_lock);
+}

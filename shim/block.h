@@ -1,0 +1,66 @@
+/* block.h - a file-backed block and the registry that finds it by address.
+ *
+ * LOCK ORDER for the whole shim (take in this order, release in reverse):
+ *   1. oms_defrag lock   (defrag.c: DefragTick state, own thread + atfork)
+ *   2. oms_lock          (block.c: registry writes, descriptor slab, live
+ *                         list, byte accounting, stats)
+ * The small-allocation path takes no lock at all.  No syscall is made under
+ * oms_lock except in the fork handlers (the process is quiescing anyway)
+ * and in realloc of a file-backed block (the caller owns that block; only
+ * other large operations wait).  Nothing under oms_lock calls the next
+ * allocator or logs.
+ *
+ * Registry invariant: every block's mapping starts on an OMS_GRANULE
+ * boundary and that address is the pointer handed to the program, so
+ * "is p ours?" is: p is granule-aligned and registry[p >> 16] is set.
+ * Entries are published with release stores after the mapping exists and
+ * cleared before it is unmapped; readers take no lock.
+ */
+#ifndef OMS_BLOCK_H
+#define OMS_BLOCK_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+enum oms_block_flags {
+	OMS_BLK_FROZEN = 1, /* file shared copy-on-write with a fork relative:
+	                       never write, grow, shrink or punch it */
+	OMS_BLK_MMAP = 2,   /* a redirected mmap() region, not a malloc block */
+};
+
+struct oms_block {
+	void *addr;             /* mapping start == user pointer */
+	size_t cap;             /* bytes mapped == file size (page multiple) */
+	size_t size;            /* bytes the program asked for */
+	int fd;                 /* -1 once lost (program closed it) */
+	int flags;
+	dev_t dev;              /* identity of fd's file, to detect dup2 over it */
+	ino_t ino;
+	int child_fd;           /* fork: reflinked copy for the child, or -1 */
+	void *snap;             /* fork: anonymous snapshot when fd is lost */
+	int prot;               /* mmap regions: current protection */
+	struct oms_block *prev, *next; /* live list, for fork */
+};
+
+extern pthread_mutex_t oms_lock;
+extern struct oms_block *oms_live; /* head of the live list */
+
+/* Lock-free: the block whose user pointer is exactly p, or NULL. */
+struct oms_block *oms_block_find(const void *p);
+
+/* All below: caller holds oms_lock. */
+struct oms_block *oms_block_new(void);          /* zeroed, NULL if no memory */
+void oms_block_free(struct oms_block *b);
+int oms_block_register(struct oms_block *b);    /* 0, or -1 (no memory) */
+void oms_block_unregister(struct oms_block *b);
+
+static inline int oms_granule_aligned(const void *p)
+{
+	return ((uintptr_t)p & (OMS_GRANULE - 1)) == 0;
+}
+
+#endif

@@ -1,0 +1,57 @@
+/* init.c - constructor, destructor and fork handlers.
+ *
+ * The constructor initialises eagerly (the malloc wrappers also do it
+ * lazily, for calls that come before it), registers the fork handlers and
+ * starts the DefragTick thread.  The destructor only prints the stats line:
+ * calls that arrive after it (other libraries' destructors, atexit
+ * handlers) still find every structure intact.
+ *
+ * Fork handlers take the locks in the order given in block.h:
+ * DefragTick's first, then oms_lock; they release in reverse.
+ */
+#include "alloc.h"
+#include "big.h"
+#include "config.h"
+#include "stats.h"
+
+#include <pthread.h>
+
+/* Weak: present when the DefragTick module is linked in. */
+void oms_defrag_start(void) __attribute__((weak));
+void oms_defrag_atfork_prepare(void) __attribute__((weak));
+void oms_defrag_atfork_parent(void) __attribute__((weak));
+void oms_defrag_atfork_child(void) __attribute__((weak));
+
+static void prepare(void)
+{
+	if (oms_defrag_atfork_prepare)
+		oms_defrag_atfork_prepare();
+	oms_big_fork_prepare();
+}
+
+static void parent(void)
+{
+	oms_big_fork_parent();
+	if (oms_defrag_atfork_parent)
+		oms_defrag_atfork_parent();
+}
+
+static void child(void)
+{
+	oms_big_fork_child();
+	if (oms_defrag_atfork_child)
+		oms_defrag_atfork_child();
+}
+
+__attribute__((constructor)) static void oms_ctor(void)
+{
+	oms_init();
+	pthread_atfork(prepare, parent, child);
+	if (oms_cfg.defrag && oms_defrag_start)
+		oms_defrag_start();
+}
+
+__attribute__((destructor)) static void oms_dtor(void)
+{
+	oms_stats_print();
+}

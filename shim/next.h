@@ -1,0 +1,43 @@
+/* next.h - the allocator below us, found with dlsym(RTLD_NEXT, ...).
+ *
+ * That is glibc's malloc, or another allocator preloaded after us
+ * (LD_PRELOAD="liboomshield.so libjemalloc.so.2").  dlsym itself may
+ * allocate, so while the lookup runs, the resolving thread is served from a
+ * small static bootstrap arena; bootstrap blocks are never freed.
+ */
+#ifndef OMS_NEXT_H
+#define OMS_NEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct oms_next {
+	void *(*malloc)(size_t);
+	void (*free)(void *);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void *(*memalign)(size_t, size_t);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	size_t (*usable)(void *);
+};
+
+extern struct oms_next oms_next;
+
+/* Resolve the table once; returns 1 when `oms_next` is complete, 0 when the
+ * caller is the resolving thread re-entering (use the bootstrap arena). */
+int oms_next_resolve(void);
+
+/* Bootstrap arena: 16-byte aligned (or `align`) blocks, never reused. */
+void *oms_boot_alloc(size_t size, size_t align);
+extern char oms_boot_arena[];
+#define OMS_BOOT_SIZE (64 * 1024)
+static inline int oms_boot_owns(const void *p)
+{
+	return (uintptr_t)p - (uintptr_t)oms_boot_arena < OMS_BOOT_SIZE;
+}
+size_t oms_boot_usable(const void *p);
+
+#endif

@@ -1,0 +1,191 @@
+/* os.c - real implementations behind the `oms_os` seam (see os.h).
+ *
+ * Nothing here allocates or locks.  The mapping calls go straight to the
+ * kernel with syscall(2): the exported mmap family is ours, and calling it
+ * from inside the shim would recurse into the redirect policy.
+ */
+#include "os.h"
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Shim fds live at or above this number, away from the small fds that
+ * programs assume (select() sets, dup2 targets, "fd 3 is the config"). */
+#define OMS_FD_FLOOR 512
+
+void *oms_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+#ifdef SYS_mmap2
+	if (off & 4095) {
+		errno = EINVAL;
+		return MAP_FAILED;
+	}
+	return (void *)syscall(SYS_mmap2, addr, len, prot, flags, fd, (long)(off >> 12));
+#else
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+#endif
+}
+
+int oms_sys_munmap(void *addr, size_t len)
+{
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
+void *oms_sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
+{
+	return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
+}
+
+int oms_sys_madvise(void *addr, size_t len, int advice)
+{
+	return (int)syscall(SYS_madvise, addr, len, advice);
+}
+
+int oms_sys_mprotect(void *addr, size_t len, int prot)
+{
+	return (int)syscall(SYS_mprotect, addr, len, prot);
+}
+
+int oms_os_fd_high(int fd)
+{
+	struct rlimit rl;
+	if (fd < 0 || fd >= OMS_FD_FLOOR)
+		return fd;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur <= OMS_FD_FLOOR * 2)
+		return fd; /* a small table: moving would crowd the program out */
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, OMS_FD_FLOOR);
+	if (hi < 0)
+		return fd;
+	close(fd);
+	return hi;
+}
+
+static int real_open_tmpfile(const char *dir)
+{
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return oms_os_fd_high(fd);
+	/* Filesystems without O_TMPFILE say so in several ways; anything else
+	 * (EACCES, ENOENT, EMFILE, ENOSPC) is a real failure. */
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != ENOTDIR && errno != EINVAL)
+		return -1;
+	char path[OMS_PATH_MAX + 32];
+	int n = snprintf(path, sizeof path, "%s/.oomshield.XXXXXX", dir);
+	if (n < 0 || (size_t)n >= sizeof path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	unlink(path); /* unnamed from here on: nothing left behind, even on SIGKILL */
+	return oms_os_fd_high(fd);
+}
+
+static int real_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	return fallocate(fd, mode, off, len);
+}
+
+static int real_ficlone(int dst, int src)
+{
+	return ioctl(dst, FICLONE, src);
+}
+
+static uint64_t real_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int oms_os_path(char *buf, size_t cap, const char *path)
+{
+	int n = snprintf(buf, cap, "%s%s", oms_cfg.proc_root, path);
+	return (n < 0 || (size_t)n >= cap) ? -1 : 0;
+}
+
+static ssize_t real_read_file(const char *path, char *buf, size_t cap)
+{
+	char full[OMS_PATH_MAX * 2];
+	if (cap == 0 || oms_os_path(full, sizeof full, path) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int fd = open(full, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t got = 0;
+	while (got < cap - 1) {
+		ssize_t r = read(fd, buf + got, cap - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	int e = errno;
+	close(fd);
+	errno = e;
+	buf[got] = '\0';
+	return (ssize_t)got;
+}
+
+static int real_write_file(const char *path, const char *text)
+{
+	char full[OMS_PATH_MAX * 2];
+	if (oms_os_path(full, sizeof full, path) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* No O_CREAT: a missing control file means "not supported here". */
+	int fd = open(full, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t len = strlen(text);
+	ssize_t w;
+	do
+		w = write(fd, text, len);
+	while (w < 0 && errno == EINTR);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return w == (ssize_t)len ? 0 : -1;
+}
+
+static const struct oms_os oms_os_real = {
+	.open_tmpfile = real_open_tmpfile,
+	.fallocate = real_fallocate,
+	.ftruncate = ftruncate,
+	.close = close,
+	.fstat = fstat,
+	.ficlone = real_ficlone,
+	.mmap = oms_sys_mmap,
+	.munmap = oms_sys_munmap,
+	.mremap = oms_sys_mremap,
+	.madvise = oms_sys_madvise,
+	.mprotect = oms_sys_mprotect,
+	.now_ms = real_now_ms,
+	.read_file = real_read_file,
+	.write_file = real_write_file,
+};
+
+struct oms_os oms_os = oms_os_real;
+
+void oms_os_reset(void)
+{
+	oms_os = oms_os_real;
+}

@@ -1,0 +1,58 @@
+/* os.h - the one thin layer between the shim's policy and the kernel.
+ *
+ * Every syscall the policy code needs, and every /proc or /sys file it reads
+ * or writes, goes through the table `oms_os`.  Unit tests replace entries to
+ * inject failures (ENOSPC, EMFILE, a missing /proc file) without touching
+ * the real system.  Memory-mapping calls use raw syscalls, never the libc
+ * symbols, because the shim itself interposes mmap/munmap/mremap/madvise.
+ *
+ * Invariants: no function here allocates through malloc, uses stdio, or
+ * takes a lock.  Each returns -1 (or MAP_FAILED) with errno set on failure.
+ */
+#ifndef OMS_OS_H
+#define OMS_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/stat.h>
+
+struct oms_os {
+	int (*open_tmpfile)(const char *dir);          /* O_TMPFILE, else mkstemp+unlink */
+	int (*fallocate)(int fd, int mode, off_t off, off_t len);
+	int (*ftruncate)(int fd, off_t len);
+	int (*close)(int fd);
+	int (*fstat)(int fd, struct stat *st);
+	int (*ficlone)(int dst_fd, int src_fd);
+	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+	int (*munmap)(void *addr, size_t len);
+	void *(*mremap)(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
+	int (*madvise)(void *addr, size_t len, int advice);
+	int (*mprotect)(void *addr, size_t len, int prot);
+	uint64_t (*now_ms)(void);                      /* CLOCK_MONOTONIC */
+	/* Whole small files under OOMSHIELD_PROC_ROOT: `path` is the real
+	 * absolute path ("/proc/buddyinfo"); the prefix is added inside. */
+	ssize_t (*read_file)(const char *path, char *buf, size_t cap);
+	int (*write_file)(const char *path, const char *text);
+};
+
+extern struct oms_os oms_os;
+
+/* Restore the real implementations (tests call this between cases). */
+void oms_os_reset(void);
+
+/* Prefix `path` with OOMSHIELD_PROC_ROOT into buf; -1 if it does not fit. */
+int oms_os_path(char *buf, size_t cap, const char *path);
+
+/* Move fd to a number >= the shim's fd floor, close-on-exec; returns the
+ * new fd (the old one is closed), or the old fd if it cannot move. */
+int oms_os_fd_high(int fd);
+
+/* Raw syscall mappings that bypass the interposed symbols. */
+void *oms_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int oms_sys_munmap(void *addr, size_t len);
+void *oms_sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
+int oms_sys_madvise(void *addr, size_t len, int advice);
+int oms_sys_mprotect(void *addr, size_t len, int prot);
+
+#endif

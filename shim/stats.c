@@ -1,0 +1,67 @@
+/* stats.c - see stats.h. */
+#include "stats.h"
+#include "config.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+struct oms_stats oms_stats;
+
+/* Weak: the DefragTick module adds its counters when it is linked in. */
+int oms_defrag_stats(char *buf, size_t cap) __attribute__((weak));
+
+static const char *const cause_name[OMS_CAUSE_COUNT] = {
+	"nospc", "fbig", "max", "mfile", "nodir", "map", "other",
+};
+
+static int cause_logged[OMS_CAUSE_COUNT];
+
+enum oms_cause oms_cause_of(int err)
+{
+	switch (err) {
+	case ENOSPC: case EDQUOT: return OMS_CAUSE_NOSPC;
+	case EFBIG: return OMS_CAUSE_FBIG;
+	case EMFILE: case ENFILE: return OMS_CAUSE_MFILE;
+	case ENOENT: case ENOTDIR: case EACCES: case EPERM: case EROFS: return OMS_CAUSE_NODIR;
+	case ENOMEM: return OMS_CAUSE_MAP;
+	default: return OMS_CAUSE_OTHER;
+	}
+}
+
+void oms_stats_fallback(enum oms_cause c, int err, uint64_t size)
+{
+	__atomic_fetch_add(&oms_stats.fallback[c], 1, __ATOMIC_RELAXED);
+	oms_log_once(&cause_logged[c], OMS_LOG_WARN,
+		     "cannot place %llu bytes in %s (%s: %s); using ordinary memory, "
+		     "this is logged once per cause",
+		     (unsigned long long)size, oms_cfg.dir, cause_name[c],
+		     c == OMS_CAUSE_MAX ? "OOMSHIELD_MAX reached" : strerrordesc_np(err));
+}
+
+void oms_stats_print(void)
+{
+	if (!oms_cfg.stats)
+		return;
+	char fb[256];
+	size_t n = 0;
+	for (int i = 0; i < OMS_CAUSE_COUNT; i++) {
+		int m = snprintf(fb + n, sizeof fb - n, "%s%s=%llu", i ? "," : "", cause_name[i],
+				 (unsigned long long)__atomic_load_n(&oms_stats.fallback[i],
+								     __ATOMIC_RELAXED));
+		if (m < 0 || (size_t)m >= sizeof fb - n)
+			break;
+		n += (size_t)m;
+	}
+	char df[256] = "";
+	if (oms_defrag_stats)
+		oms_defrag_stats(df, sizeof df);
+	oms_log_tagged("stats",
+		"blocks=%llu bytes=%llu live=%llu peak=%llu fallbacks=%s forks_reflink=%llu "
+		"forks_cow=%llu%s",
+		(unsigned long long)oms_stats.blocks, (unsigned long long)oms_stats.bytes,
+		(unsigned long long)oms_stats.live, (unsigned long long)oms_stats.peak, fb,
+		(unsigned long long)oms_stats.forks_reflink,
+		(unsigned long long)oms_stats.forks_cow, df);
+}

@@ -1,0 +1,113 @@
+/* store.c - see store.h. */
+#include "store.h"
+#include "config.h"
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+/* fallocate past RLIMIT_FSIZE raises SIGXFSZ, which kills the program by
+ * default.  Refuse before asking the kernel. */
+static int within_fsize_limit(uint64_t end)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    end > (uint64_t)rl.rlim_cur) {
+		errno = EFBIG;
+		return 0;
+	}
+	return 1;
+}
+
+static int reserve(int fd, uint64_t off, uint64_t len)
+{
+	if (!within_fsize_limit(off + len))
+		return -1;
+	int r;
+	do
+		r = oms_os.fallocate(fd, 0, (off_t)off, (off_t)len);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+int oms_store_create(struct oms_block *b, uint64_t size)
+{
+	int fd = oms_os.open_tmpfile(oms_cfg.dir);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (oms_os.fstat(fd, &st) < 0 || reserve(fd, 0, size) < 0) {
+		int e = errno;
+		oms_os.close(fd);
+		errno = e;
+		return -1;
+	}
+	b->fd = fd;
+	b->dev = st.st_dev;
+	b->ino = st.st_ino;
+	return fd;
+}
+
+int oms_store_fd_ok(struct oms_block *b)
+{
+	struct stat st;
+	if (b->fd < 0)
+		return 0;
+	if (oms_os.fstat(b->fd, &st) == 0 && st.st_dev == b->dev && st.st_ino == b->ino)
+		return 1;
+	b->fd = -1; /* closed, or now the program's: never touch it again */
+	return 0;
+}
+
+int oms_store_grow(struct oms_block *b, uint64_t old_size, uint64_t new_size)
+{
+	if (!oms_store_fd_ok(b)) {
+		errno = EBADF;
+		return -1;
+	}
+	return reserve(b->fd, old_size, new_size - old_size);
+}
+
+int oms_store_shrink(struct oms_block *b, uint64_t size)
+{
+	if (!oms_store_fd_ok(b))
+		return -1;
+	return oms_os.ftruncate(b->fd, (off_t)size);
+}
+
+int oms_store_punch(struct oms_block *b, uint64_t off, uint64_t len)
+{
+	if (!oms_store_fd_ok(b)) {
+		errno = EBADF;
+		return -1;
+	}
+	return oms_os.fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+				(off_t)len);
+}
+
+void oms_store_close(struct oms_block *b)
+{
+	if (oms_store_fd_ok(b))
+		oms_os.close(b->fd);
+	b->fd = -1;
+}
+
+int oms_store_clone(struct oms_block *b)
+{
+	if (!oms_store_fd_ok(b)) {
+		errno = EBADF;
+		return -1;
+	}
+	int fd = oms_os.open_tmpfile(oms_cfg.dir);
+	if (fd < 0)
+		return -1;
+	if (oms_os.ficlone(fd, b->fd) < 0) {
+		int e = errno;
+		oms_os.close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}

@@ -1,0 +1,40 @@
+/* store.h - backing files: one unlinked file per block in OOMSHIELD_DIR.
+ *
+ * A file is created unnamed (O_TMPFILE, or mkstemp + unlink at once), so it
+ * disappears with its last mapping and fd: nothing is left behind after an
+ * exit, a crash or SIGKILL.  Disk blocks are reserved with fallocate before
+ * memory is handed out, so a full disk is a fallback now and never a SIGBUS
+ * later.  No locks; callers pass everything in.
+ */
+#ifndef OMS_STORE_H
+#define OMS_STORE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "block.h"
+
+/* A new file of `size` reserved bytes; fd (O_CLOEXEC, high) or -1 with
+ * errno.  Records the file's identity in b->dev/b->ino. */
+int oms_store_create(struct oms_block *b, uint64_t size);
+
+/* Reserve [old, new) at the end of b's file; 0 or -1 with errno. */
+int oms_store_grow(struct oms_block *b, uint64_t old_size, uint64_t new_size);
+
+/* Give the disk blocks past `size` back; 0 or -1. */
+int oms_store_shrink(struct oms_block *b, uint64_t size);
+
+/* Punch [off, off+len) out of the file: reads as zero, disk released. */
+int oms_store_punch(struct oms_block *b, uint64_t off, uint64_t len);
+
+/* b->fd still names the file we created (the program did not close it or
+ * dup2 another file over it).  Marks the fd lost (-1) if not. */
+int oms_store_fd_ok(struct oms_block *b);
+
+/* Close b's fd if it is still ours. */
+void oms_store_close(struct oms_block *b);
+
+/* A reflinked copy of b's file (FICLONE), or -1 (errno EOPNOTSUPP etc.). */
+int oms_store_clone(struct oms_block *b);
+
+#endif
