@@ -1,0 +1,308 @@
+/* oomshield-status - what liboomshield.so holds in a running process.
+ *
+ *   oomshield-status PID
+ *
+ * Reads only /proc (and statvfs of the backing directory); the process is
+ * never signalled, traced or asked anything.  How shim memory is
+ * recognised, from what the kernel shows alone:
+ *   - the process maps a file named liboomshield.so (else: not protected);
+ *   - a backing region is a shared ('s') mapping of an unlinked file whose
+ *     name is an O_TMPFILE "#<inode>" or a fallback ".oomshield.XXXXXX",
+ *     shown as "<dir>/<name> (deleted)", in the process's OOMSHIELD_DIR
+ *     (from /proc/PID/environ, default /var/tmp) or, if that cannot be read,
+ *     in any directory;
+ *   - the DefragTick thread is the task whose comm is "oomshield-defrag".
+ * Exit: 0 shown, 1 no such process / not protected / not readable, 2 usage.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#ifndef OMS_VERSION
+#define OMS_VERSION "unknown"
+#endif
+
+static const char *prog = "oomshield-status";
+
+struct file_id {
+	unsigned long long dev_major, dev_minor, ino;
+};
+
+struct totals {
+	int regions, files;
+	uint64_t size_kb, rss_kb, dirty_kb;
+	struct file_id ids[4096];
+	char dir[4096];           /* directory of the first region seen */
+	char lib[4096];
+};
+
+static void human(uint64_t bytes, char *out, size_t cap)
+{
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	double v = (double)bytes;
+	int u = 0;
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, cap, "%" PRIu64 " B", bytes);
+	else
+		snprintf(out, cap, "%.1f %s", v, unit[u]);
+}
+
+/* OOMSHIELD_DIR from /proc/PID/environ: 1 found, 0 absent, -1 unreadable. */
+static int env_dir(const char *pid, char *out, size_t cap)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%s/environ", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	static const char key[] = "OOMSHIELD_DIR=";
+	char buf[8192];
+	size_t n = 0;
+	int c, found = 0, clipped = 0;
+	while ((c = getc(f)) != EOF) {
+		if (c != 0) {
+			if (n + 1 < sizeof buf)
+				buf[n++] = (char)c;
+			else
+				clipped = 1;
+			continue;
+		}
+		buf[n] = 0;
+		if (!clipped && !strncmp(buf, key, sizeof key - 1)) {
+			/* A path longer than our buffer is treated as unknown. */
+			found = snprintf(out, cap, "%s", buf + sizeof key - 1) < (int)cap;
+		}
+		n = 0;
+		clipped = 0;
+	}
+	int err = ferror(f);
+	fclose(f);
+	return err ? -1 : found;
+}
+
+/* A backing file name: "#<digits>" (O_TMPFILE) or ".oomshield.*". */
+static int backing_name(const char *base)
+{
+	if (base[0] == '#' && base[1]) {
+		for (const char *p = base + 1; *p; p++)
+			if (*p < '0' || *p > '9')
+				return 0;
+		return 1;
+	}
+	return strncmp(base, ".oomshield.", 11) == 0;
+}
+
+/* Is this maps/smaps header one of our regions?  `dir` may be NULL. */
+static int is_backing(const char *perms, const char *path, const char *dir, char *dirout,
+		      size_t dircap)
+{
+	static const char deleted[] = " (deleted)";
+	size_t len = strlen(path), dl = sizeof deleted - 1;
+	if (perms[3] != 's' || path[0] != '/' || len <= dl || strcmp(path + len - dl, deleted))
+		return 0;
+	char name[4096];
+	snprintf(name, sizeof name, "%.*s", (int)(len - dl), path);
+	char *slash = strrchr(name, '/');
+	if (!slash || !backing_name(slash + 1))
+		return 0;
+	*slash = 0;
+	const char *d = *name ? name : "/";
+	if (dir) {
+		/* Tolerate a trailing slash in OOMSHIELD_DIR. */
+		size_t n = strlen(dir);
+		while (n > 1 && dir[n - 1] == '/')
+			n--;
+		if (strlen(d) != n || strncmp(d, dir, n))
+			return 0;
+	}
+	snprintf(dirout, dircap, "%s", d);
+	return 1;
+}
+
+static int scan_smaps(const char *pid, const char *dir, struct totals *t)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%s/smaps", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	char *line = NULL;
+	size_t cap = 0;
+	int in = 0;   /* the current region is ours */
+	while (getline(&line, &cap, f) > 0) {
+		line[strcspn(line, "\n")] = 0;
+		unsigned long long lo, hi, off, maj, min, ino;
+		char perms[8];
+		int pos = 0;
+		if (sscanf(line, "%llx-%llx %7s %llx %llx:%llx %llu %n", &lo, &hi, perms, &off, &maj,
+			   &min, &ino, &pos) >= 7 && pos > 0) {
+			const char *p = line + pos;
+			size_t pl = strlen(p);
+			if (pl >= 16 && !strcmp(p + pl - 16, "/liboomshield.so") && !t->lib[0])
+				snprintf(t->lib, sizeof t->lib, "%s", p);
+			char d[4096];
+			in = is_backing(perms, p, dir, d, sizeof d);
+			if (!in)
+				continue;
+			if (!t->dir[0])
+				snprintf(t->dir, sizeof t->dir, "%s", d);
+			t->regions++;
+			int seen = 0;
+			for (int i = 0; i < t->files && !seen; i++)
+				seen = t->ids[i].ino == ino && t->ids[i].dev_major == maj &&
+				       t->ids[i].dev_minor == min;
+			if (!seen && t->files < (int)(sizeof t->ids / sizeof t->ids[0]))
+				t->ids[t->files++] = (struct file_id){maj, min, ino};
+			continue;
+		}
+		if (!in)
+			continue;
+		unsigned long long kb;
+		if (sscanf(line, "Size: %llu kB", &kb) == 1)
+			t->size_kb += kb;
+		else if (sscanf(line, "Rss: %llu kB", &kb) == 1)
+			t->rss_kb += kb;
+		else if (sscanf(line, "Shared_Dirty: %llu kB", &kb) == 1 ||
+			 sscanf(line, "Private_Dirty: %llu kB", &kb) == 1)
+			t->dirty_kb += kb;
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+/* Tid of the DefragTick thread, 0 if none. */
+static long defrag_tid(const char *pid)
+{
+	char path[300];
+	snprintf(path, sizeof path, "/proc/%s/task", pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	struct dirent *e;
+	long tid = 0;
+	while (!tid && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char comm[64] = "";
+		if (snprintf(path, sizeof path, "/proc/%s/task/%s/comm", pid, e->d_name) >=
+		    (int)sizeof path)
+			continue;
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof comm, f) && !strcmp(comm, "oomshield-defrag\n"))
+			tid = strtol(e->d_name, NULL, 10);
+		fclose(f);
+	}
+	closedir(d);
+	return tid;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s PID\n"
+		"Show what liboomshield.so holds in the running process PID: the file-backed\n"
+		"regions and bytes mapped, how much is resident and dirty, the backing\n"
+		"directory and its free space, and whether the DefragTick thread runs.\n"
+		"Reads /proc only; the process is not disturbed.\n"
+		"\n"
+		"  -h, --help     display this help and exit\n"
+		"      --version  output version information and exit\n"
+		"\n"
+		"Exit status: 0 shown, 1 no such process or not protected, 2 usage error.\n"
+		"Full documentation: man oomshield\n", prog);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[1], "--version")) {
+		printf("oomshield-status (oomshield) %s\n", OMS_VERSION);
+		return 0;
+	}
+	int a = argc == 3 && !strcmp(argv[1], "--") ? 2 : 1;
+	if (argc != a + 1) {
+		fprintf(stderr, "%s: want exactly one PID\nTry '%s --help' for more information.\n",
+			prog, prog);
+		return 2;
+	}
+	const char *pid = argv[a];
+	char *end;
+	errno = 0;
+	long v = strtol(pid, &end, 10);
+	if (!*pid || *end || v <= 0 || errno) {
+		fprintf(stderr, "%s: '%s' is not a process id\n", prog, pid);
+		return 2;
+	}
+
+	char path[64], comm[64] = "?";
+	snprintf(path, sizeof path, "/proc/%ld/comm", v);
+	FILE *cf = fopen(path, "re");
+	if (!cf) {
+		fprintf(stderr, "%s: no process with PID %ld\n", prog, v);
+		return 1;
+	}
+	if (fgets(comm, sizeof comm, cf))
+		comm[strcspn(comm, "\n")] = 0;
+	fclose(cf);
+
+	char pidstr[32], envdir[4096];
+	snprintf(pidstr, sizeof pidstr, "%ld", v);
+	int er = env_dir(pidstr, envdir, sizeof envdir);
+	if (er == 0)
+		snprintf(envdir, sizeof envdir, "/var/tmp");
+
+	static struct totals t;
+	if (scan_smaps(pidstr, er >= 0 ? envdir : NULL, &t) < 0) {
+		fprintf(stderr, "%s: PID %ld (%s): cannot read /proc/%ld/smaps: %s\n", prog, v, comm,
+			v, strerror(errno));
+		return 1;
+	}
+	if (!t.lib[0]) {
+		fprintf(stderr, "%s: PID %ld (%s) is not protected: liboomshield.so is not loaded\n",
+			prog, v, comm);
+		return 1;
+	}
+
+	const char *dir = t.dir[0] ? t.dir : er >= 0 ? envdir : NULL;
+	char h1[32], h2[32], h3[32], h4[32];
+	human(t.size_kb * 1024, h1, sizeof h1);
+	human(t.rss_kb * 1024, h2, sizeof h2);
+	human(t.dirty_kb * 1024, h3, sizeof h3);
+	printf("PID %ld (%s): protected by %s\n", v, comm, t.lib);
+	if (dir) {
+		struct statvfs sv;
+		if (statvfs(dir, &sv) == 0) {
+			human((uint64_t)sv.f_bavail * sv.f_frsize, h4, sizeof h4);
+			printf("  backing directory   %s (%s free)\n", dir, h4);
+		} else {
+			printf("  backing directory   %s (%s)\n", dir, strerror(errno));
+		}
+	} else {
+		printf("  backing directory   unknown (environment not readable)\n");
+	}
+	printf("  file-backed regions %d in %d files\n", t.regions, t.files);
+	printf("  mapped              %s (%" PRIu64 " bytes)\n", h1, t.size_kb * 1024);
+	printf("  resident in RAM     %s\n", h2);
+	printf("  dirty               %s\n", h3);
+	long tid = defrag_tid(pidstr);
+	if (tid)
+		printf("  DefragTick thread   running (TID %ld)\n", tid);
+	else
+		printf("  DefragTick thread   not running\n");
+	return 0;
+}
