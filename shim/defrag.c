@@ -196,7 +196,9 @@ static void pick_zones(void)
 		 * big zone is almost always the one with the most free. */
 		D.nwatch = oms_frag_pick_buddy(D.buf, want, D.watch, MAX_WATCH);
 	} else {
-		oms_log_once(&D.l_read, OMS_LOG_WARN,
+		/* info, not warn: a sandbox without /proc is no fault of the
+		 * user's, and every protected program would print it. */
+		oms_log_once(&D.l_read, OMS_LOG_INFO,
 			     "defrag: cannot read %s%s (%s); idle until it can",
 			     oms_cfg.proc_root, P_BUDDY, errname(errno));
 		return;
@@ -274,7 +276,7 @@ static int measure(struct reading *r)
 	}
 	if (!r->seen) {
 		if (read_all(P_BUDDY) < 0) {
-			oms_log_once(&D.l_read, OMS_LOG_WARN, "defrag: cannot read %s%s (%s); idle",
+			oms_log_once(&D.l_read, OMS_LOG_INFO, "defrag: cannot read %s%s (%s); idle",
 				     oms_cfg.proc_root, P_BUDDY, errname(errno));
 			return -1;
 		}
@@ -445,7 +447,7 @@ static unsigned act(unsigned want, uint64_t now, const struct reading *r)
 		return want;
 	}
 	if (!claim(now)) {
-		oms_debug("defrag: another process compacted within %u ms; not compacting",
+		oms_debug("defrag: another process compacted within %u ms; leaving it at that",
 			  oms_cfg.defrag_min_gap_ms);
 		oms_defrag_done(&D.st, OMS_DEFRAG_COMPACT | OMS_DEFRAG_NOCOUNT, now);
 		return 0;

@@ -1,0 +1,48 @@
+# The thread itself: named, absent with OOMSHIELD_DEFRAG=0, restarted in a
+# fork child that does not exec, never takes the program's signals, and
+# never keeps a process alive whose main() ended with pthread_exit().
+. tests/lib/common.sh
+. tests/lib/defrag.sh
+need_defrag
+PROG=$B/tests/progs/defrag_prog
+[ -x "$PROG" ] || skip "$PROG not built"
+mkroot "$IDLE"
+run() { env LD_PRELOAD="$LIB" OOMSHIELD_DIR="$D" OOMSHIELD_PROC_ROOT="$R" "$@"; }
+
+# The shell counts its own threads with a glob: no child process involved.
+n=$(run sh -c 'set -- /proc/$$/task/*; echo $#')
+[ "$n" = 2 ] || fail "expected the program's thread + DefragTick, found $n tasks"
+n=$(OOMSHIELD_DEFRAG=0 run sh -c 'set -- /proc/$$/task/*; echo $#')
+[ "$n" = 1 ] || fail "OOMSHIELD_DEFRAG=0 still has $n tasks"
+n=$(OOMSHIELD_DISABLE=1 run sh -c 'set -- /proc/$$/task/*; echo $#')
+[ "$n" = 1 ] || fail "OOMSHIELD_DISABLE=1 still has $n tasks"
+names=$(run sh -c 'cat /proc/$$/task/*/comm')
+printf '%s\n' "$names" | grep -qx oomshield-dfrag || fail "no thread named oomshield-dfrag: $names"
+
+# sigwait: SIGUSR1 must reach the program's sigwait, not kill the process.
+protect "$T/s.log" "$PROG" sigwait > "$T/s.out"
+pid=$LAST
+poll 10 'grep -q ready "$T/s.out"' || fail "sigwait program did not start"
+kill -USR1 $pid
+poll 10 '! kill -0 $pid 2>/dev/null' || fail "sigwait program still running after SIGUSR1"
+wait $pid; rc=$?
+[ $rc -eq 0 ] || fail "sigwait program exited $rc (signal taken by the wrong thread?)"
+grep -q "got SIGUSR1" "$T/s.out" || fail "sigwait did not see SIGUSR1"
+
+# pthread_exit from main: when the program has no thread left, it exits.
+protect "$T/p.log" "$PROG" pthread_exit > "$T/p.out"
+pid=$LAST
+poll 10 '! kill -0 $pid 2>/dev/null' || fail "process kept alive by the DefragTick thread"
+wait $pid; rc=$?
+[ $rc -eq 0 ] || fail "pthread_exit program exited $rc"
+
+# fork without exec: the child runs its own thread.
+protect "$T/f.log" "$PROG" fork > "$T/f.out"
+poll 10 'grep -q "^child " "$T/f.out"' || fail "fork program did not start"
+child=$(sed -n 's/^child //p' "$T/f.out")
+PIDS="$PIDS $child"
+poll 10 'grep -qx oomshield-dfrag /proc/$child/task/*/comm 2>/dev/null' ||
+	fail "fork child has no DefragTick thread: $(cat /proc/$child/task/*/comm)"
+cleanup
+assert_dir_empty "$D"
+exit 0
