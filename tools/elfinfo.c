@@ -79,6 +79,7 @@ static int scan_phdrs(Elf *elf, size_t size, struct oc_info *o, char *err, size_
 		fail(err, errlen, "corrupt program header table: %s", elf_errmsg(-1));
 		return -1;
 	}
+	size_t loads = 0;
 	for (size_t i = 0; i < n; i++) {
 		GElf_Phdr ph;
 		if (!gelf_getphdr(elf, (int)i, &ph)) {
@@ -89,6 +90,13 @@ static int scan_phdrs(Elf *elf, size_t size, struct oc_info *o, char *err, size_
 		if (loaded && (ph.p_offset > size || ph.p_filesz > size - ph.p_offset)) {
 			fail(err, errlen, "truncated or corrupt: segment %zu lies beyond the end of the file", i);
 			return -1;
+		}
+		if (ph.p_type == PT_LOAD) {
+			loads++;
+			if (ph.p_filesz > ph.p_memsz) {
+				fail(err, errlen, "corrupt: segment %zu has more file bytes than memory", i);
+				return -1;
+			}
 		}
 		if (ph.p_type == PT_INTERP) {
 			const char *s = (const char *)elf_rawfile(elf, NULL) + ph.p_offset;
@@ -102,6 +110,11 @@ static int scan_phdrs(Elf *elf, size_t size, struct oc_info *o, char *err, size_
 		} else if (ph.p_type == PT_DYNAMIC) {
 			o->has_dynamic = 1;
 		}
+	}
+	/* Nothing can run (or be loaded) without a loadable segment. */
+	if (loads == 0) {
+		fail(err, errlen, "corrupt or not a program: no loadable segment");
+		return -1;
 	}
 	return 0;
 }
@@ -264,6 +277,11 @@ int oc_inspect(char *image, size_t size, struct oc_info *out, char *err, size_t 
 		fail(err, errlen, "corrupt ELF header: unknown class %d", image[EI_CLASS]);
 		return -1;
 	}
+	size_t ehsize = image[EI_CLASS] == ELFCLASS64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
+	if (size < ehsize) {
+		fail(err, errlen, "truncated ELF header (%zu of %zu bytes)", size, ehsize);
+		return -1;
+	}
 	if (elf_version(EV_CURRENT) == EV_NONE) {
 		fail(err, errlen, "libelf: %s", elf_errmsg(-1));
 		return -1;
@@ -290,6 +308,17 @@ int oc_inspect(char *image, size_t size, struct oc_info *out, char *err, size_t 
 	if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) {
 		fail(err, errlen, "not an executable or shared library (ELF type %d)", eh.e_type);
 		goto out;
+	}
+	/* libelf quietly ignores a section header table outside the file; a
+	 * file cut short must not pass as one without sections. */
+	if (eh.e_shoff != 0) {
+		uint64_t n = eh.e_shnum ? eh.e_shnum : 1;
+		if (eh.e_shoff >= size || eh.e_shentsize == 0 ||
+		    n > (size - eh.e_shoff) / eh.e_shentsize) {
+			fail(err, errlen, "truncated or corrupt: section header table lies beyond "
+			     "the end of the file");
+			goto out;
+		}
 	}
 	if (scan_phdrs(elf, size, out, err, errlen) < 0 || scan_sections(elf, out, err, errlen) < 0)
 		goto out;
