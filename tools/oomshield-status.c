@@ -11,7 +11,8 @@
  *     shown as "<dir>/<name> (deleted)", in the process's OOMSHIELD_DIR
  *     (from /proc/PID/environ, default /var/tmp) or, if that cannot be read,
  *     in any directory;
- *   - the DefragTick thread is the task whose comm is "oomshield-defrag".
+ *   - the DefragTick thread is the task whose comm is "oomshield-dfrag"
+ *     (shim/defrag.h; a thread name holds 15 characters at most).
  * Exit: 0 shown, 1 no such process / not protected / not readable, 2 usage.
  */
 #include <dirent.h>
@@ -200,7 +201,7 @@ static long defrag_tid(const char *pid)
 		FILE *f = fopen(path, "re");
 		if (!f)
 			continue;
-		if (fgets(comm, sizeof comm, f) && !strcmp(comm, "oomshield-defrag\n"))
+		if (fgets(comm, sizeof comm, f) && !strcmp(comm, "oomshield-dfrag\n"))
 			tid = strtol(e->d_name, NULL, 10);
 		fclose(f);
 	}

@@ -56,3 +56,7 @@ wait_for() {
 		sleep 0.05
 	done
 }
+
+# The DefragTick thread must never touch the real /proc/sys/vm files from a
+# test: point it at a root that does not exist, where it idles quietly.
+export OOMSHIELD_PROC_ROOT=/nonexistent/oomshield-tools-test-proc-root
