@@ -179,14 +179,14 @@ static int pow2(size_t a)
 
 void *oms_memalign_slow(size_t align, size_t n, int kind)
 {
+	if (kind == OMS_AL_VALLOC || kind == OMS_AL_PVALLOC)
+		align = oms_page;
 	if (not_ready()) {
 		if (in_init)
 			return oms_next.memalign(align, n);
-		return oms_boot_alloc(n, kind == OMS_AL_VALLOC || kind == OMS_AL_PVALLOC ? 4096 : align);
+		return oms_boot_alloc(n, align);
 	}
 	size_t want = n;
-	if (kind == OMS_AL_VALLOC || kind == OMS_AL_PVALLOC)
-		align = oms_page;
 	if (kind == OMS_AL_PVALLOC)
 		want = (n + oms_page - 1) & ~(oms_page - 1);
 	/* Odd alignments get whatever glibc does with them (it rounds or
@@ -200,8 +200,16 @@ void *oms_memalign_slow(size_t align, size_t n, int kind)
 	}
 	switch (kind) {
 	case OMS_AL_ALIGNED_ALLOC: return oms_next.aligned_alloc(align, n);
-	case OMS_AL_VALLOC: return oms_next.valloc(n);
-	case OMS_AL_PVALLOC: return oms_next.pvalloc(n);
+	/* valloc/pvalloc through memalign: an allocator preloaded after us
+	 * (jemalloc) may not define pvalloc, and glibc's would then hand out
+	 * a block that the other allocator's free cannot take. */
+	case OMS_AL_VALLOC: return oms_next.memalign(oms_page, n);
+	case OMS_AL_PVALLOC:
+		if (want < n) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return oms_next.memalign(oms_page, want ? want : oms_page);
 	default: return oms_next.memalign(align, n);
 	}
 }

@@ -90,7 +90,7 @@ static void unaccount(size_t bytes)
 void *oms_big_alloc(size_t size, size_t align)
 {
 	if (!oms_cfg.dir_ok) {
-		oms_stats_fallback(OMS_CAUSE_NODIR, ENOENT, size);
+		oms_stats_count(OMS_CAUSE_NODIR); /* config.c said why, once */
 		return NULL;
 	}
 	if (size > SIZE_MAX / 2)

@@ -92,15 +92,10 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
 
 EXPORT void *valloc(size_t n)
 {
-	if (likely(n < oms_threshold))
-		return oms_next.valloc(n);
 	return oms_memalign_slow(0, n, OMS_AL_VALLOC);
 }
 
 EXPORT void *pvalloc(size_t n)
 {
-	/* pvalloc rounds up to a page: compare the rounded size. */
-	if (likely(n < oms_threshold - 4096 && n < oms_threshold))
-		return oms_next.pvalloc(n);
 	return oms_memalign_slow(0, n, OMS_AL_PVALLOC);
 }

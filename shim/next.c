@@ -72,8 +72,6 @@ int oms_next_resolve(void)
 		n.memalign = (void *(*)(size_t, size_t))sym("memalign");
 		n.posix_memalign = (int (*)(void **, size_t, size_t))sym("posix_memalign");
 		n.aligned_alloc = (void *(*)(size_t, size_t))sym("aligned_alloc");
-		n.valloc = (void *(*)(size_t))sym("valloc");
-		n.pvalloc = (void *(*)(size_t))sym("pvalloc");
 		n.usable = (size_t (*)(void *))sym("malloc_usable_size");
 		oms_next = n;
 		resolving = 0;

@@ -30,6 +30,11 @@ enum oms_cause oms_cause_of(int err)
 	}
 }
 
+void oms_stats_count(enum oms_cause c)
+{
+	__atomic_fetch_add(&oms_stats.fallback[c], 1, __ATOMIC_RELAXED);
+}
+
 void oms_stats_fallback(enum oms_cause c, int err, uint64_t size)
 {
 	__atomic_fetch_add(&oms_stats.fallback[c], 1, __ATOMIC_RELAXED);

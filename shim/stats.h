@@ -34,6 +34,9 @@ extern struct oms_stats oms_stats;
 /* Map an errno from file creation/reservation to a cause. */
 enum oms_cause oms_cause_of(int err);
 
+/* Count a fallback whose cause was already reported (a bad OOMSHIELD_DIR). */
+void oms_stats_count(enum oms_cause c);
+
 /* Count and log (once per cause) a large allocation that stays in memory. */
 void oms_stats_fallback(enum oms_cause c, int err, uint64_t size);
 

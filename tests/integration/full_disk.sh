@@ -1,0 +1,33 @@
+# A full disk (RLIMIT_FSIZE; and a small loop-mounted ext4 as root) is a
+# fallback at allocation time, logged once per cause, never a SIGBUS and
+# never a SIGXFSZ.
+. tests/lib/common.sh
+want=$("$P/toucher" malloc 64)
+err=$(sh -c 'ulimit -f 8192; exec env "$@"' sh OOMSHIELD_STATS=1 OOMSHIELD_DIR="$T" \
+	LD_PRELOAD="$LIB" "$P/toucher" malloc 64 2>&1 >"$T/out") || fail "RLIMIT_FSIZE: program failed: $err"
+[ "$(cat "$T/out")" = "$want" ] || fail "RLIMIT_FSIZE: output changed"
+case "$err" in *"fbig"*"File too large"*) ;; *) fail "RLIMIT_FSIZE: no fbig line: $err" ;; esac
+case "$err" in *"fbig=1"*) ;; *) fail "RLIMIT_FSIZE: stats did not count it: $err" ;; esac
+# many failing allocations log once
+err=$(sh -c 'ulimit -f 1024; exec env "$@"' sh OOMSHIELD_DIR="$T" OOMSHIELD_THRESHOLD=64K \
+	LD_PRELOAD="$LIB" "$P/core" entry realloc calloc 2>&1) || fail "RLIMIT_FSIZE: core failed: $err"
+[ "$(printf '%s\n' "$err" | grep -c 'oomshield.*fbig')" -eq 1 ] || fail "fbig not logged exactly once: $err"
+rm -f "$T/out"
+assert_dir_empty "$T"
+
+[ "$(id -u)" = 0 ] || skip "RLIMIT_FSIZE case passed; the ENOSPC case needs root for a loop mount"
+command -v mkfs.ext4 >/dev/null || skip "RLIMIT_FSIZE case passed; mkfs.ext4 missing for the ENOSPC case"
+img=$T/fs.img
+dd if=/dev/zero of="$img" bs=1M count=0 seek=24 2>/dev/null
+mkfs.ext4 -q -F "$img" >/dev/null 2>&1 || skip "RLIMIT_FSIZE case passed; mkfs.ext4 failed"
+mkdir "$T/mnt"
+mount -o loop "$img" "$T/mnt" 2>/dev/null || skip "RLIMIT_FSIZE case passed; loop mount not possible here"
+trap 'umount "$T/mnt" 2>/dev/null' EXIT
+want=$("$P/toucher" malloc 40)
+err=$(OOMSHIELD_STATS=1 OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LIB" "$P/toucher" malloc 40 2>&1 >"$T/out") ||
+	fail "ENOSPC: program failed: $err"
+[ "$(cat "$T/out")" = "$want" ] || fail "ENOSPC: output changed"
+case "$err" in *"nospc=1"*) ;; *) fail "ENOSPC: not counted: $err" ;; esac
+# blocks that fit go to the small disk, the rest fall back; all data intact
+OOMSHIELD_DIR="$T/mnt" OOMSHIELD_THRESHOLD=64K LD_PRELOAD="$LIB" "$P/core" all 2>/dev/null || fail "ENOSPC: core failed"
+[ -z "$(ls -A "$T/mnt" | grep -v lost+found)" ] || fail "files left on the small disk"
