@@ -28,10 +28,10 @@ $(B)/oomshield-check: $(B)/tools/oomshield-check.o $(B)/tools/elfinfo.o
 $(B)/oomshield-status: $(B)/tools/oomshield-status.o
 	$(CC) $(CFLAGS) -o $@ $^
 
-# bats prints its own summary line ("N tests, M failures, K skipped").
+# TAP as the tests run, then bats' summary line ("N tests, F failures").
 check-tools: $(TOOLS_BIN) $(LIB)
 	@echo "tools: bats tests/tools"
-	@B=$(abspath $(B)) LIB=$(abspath $(LIB)) TRIPLET=$(TRIPLET) bats tests/tools
+	@B=$(abspath $(B)) LIB=$(abspath $(LIB)) TRIPLET=$(TRIPLET) sh tests/tools/run.sh
 
 # Not part of make check: libFuzzer over oc_inspect() for FUZZ_SECONDS.
 FUZZ_BIN := $(B)/fuzz/fuzz-elfinfo
