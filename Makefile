@@ -59,6 +59,7 @@ all: build-all
 
 -include tools/tools.mk
 -include bench/bench.mk
+-include $(wildcard mk/*.mk)
 
 build-all: $(ALL_TARGETS)
 
