@@ -102,7 +102,9 @@ static int scan_phdrs(Elf *elf, size_t size, struct oc_info *o, char *err, size_
 			const char *s = (const char *)elf_rawfile(elf, NULL) + ph.p_offset;
 			size_t len = strnlen(s, ph.p_filesz);
 			if (len == 0 || len == ph.p_filesz) {
-				fail(err, errlen, "corrupt PT_INTERP: not a NUL-terminated path");
+				/* Zeros here: a separate debug-info file, not a program. */
+				fail(err, errlen, "corrupt PT_INTERP: %s", len ? "not a NUL-terminated path" :
+				     "empty (a separate debug-info file?)");
 				return -1;
 			}
 			o->has_interp = 1;

@@ -87,6 +87,14 @@ struct report {
 static int shim_class = SELF_CLASS, shim_machine = SELF_MACHINE;
 static const char *prog = "oomshield-check";
 
+/* Copy a string, truncated to cap - 1 bytes (no format-truncation noise). */
+static void scopy(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
 /* ---- files ---------------------------------------------------------- */
 
 /* Map `path` privately and inspect it.  Returns 0, or -1 with err set. */
@@ -94,12 +102,12 @@ static int inspect_file(const char *path, struct oc_info *info, char *err, size_
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "%s", strerror(errno));
+		scopy(err, errlen, strerror(errno));
 		return -1;
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s", S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+		scopy(err, errlen, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
 		close(fd);
 		return -1;
 	}
@@ -240,7 +248,7 @@ static int search_list(const char *list, const char *origin, const char *name, i
 		/* An empty element means the current directory, as in ld.so. */
 		int n = snprintf(path, sizeof path, "%s/%s", *dir ? dir : ".", name);
 		if (n > 0 && (size_t)n < sizeof path && try_path(path, cls, machine, info)) {
-			snprintf(found, PATH_MAX, "%s", path);
+			scopy(found, PATH_MAX, path);
 			return 1;
 		}
 		p = end ? end + 1 : NULL;
@@ -252,7 +260,7 @@ static void origin_of(const char *path, char *out)
 {
 	char real[PATH_MAX];
 	if (!realpath(path, real))
-		snprintf(real, sizeof real, "%s", path);
+		scopy(real, sizeof real, path);
 	char *slash = strrchr(real, '/');
 	if (slash == real)
 		slash[1] = 0;
@@ -260,7 +268,7 @@ static void origin_of(const char *path, char *out)
 		*slash = 0;
 	else
 		snprintf(real, sizeof real, ".");
-	snprintf(out, PATH_MAX, "%s", real);
+	scopy(out, PATH_MAX, real);
 }
 
 static int resolve(struct obj *objs, int loader, const char *name, int secure, char *found,
@@ -272,7 +280,7 @@ static int resolve(struct obj *objs, int loader, const char *name, int secure, c
 	origin_of(objs[loader].path, origin);
 
 	if (strchr(name, '/')) {
-		snprintf(found, PATH_MAX, "%s", name);
+		scopy(found, PATH_MAX, name);
 		return try_path(name, cls, machine, info);
 	}
 	if (!li->has_runpath) {
@@ -298,7 +306,7 @@ static int resolve(struct obj *objs, int loader, const char *name, int secure, c
 		memcpy(&value, cache_base + 48 + (size_t)i * 24 + 8, 4);
 		const char *k = cache_str(key), *v = cache_str(value);
 		if (k && v && !strcmp(k, name) && try_path(v, cls, machine, info)) {
-			snprintf(found, PATH_MAX, "%s", v);
+			scopy(found, PATH_MAX, v);
 			return 1;
 		}
 	}
@@ -327,11 +335,11 @@ static void load_libraries(struct report *r, int secure)
 				continue;
 			struct obj *o = &r->objs[r->n_objs];
 			memset(o, 0, sizeof *o);
-			snprintf(o->name, sizeof o->name, "%s", name);
+			scopy(o->name, sizeof o->name, name);
 			o->loader = i;
 			char found[PATH_MAX];
 			if (resolve(r->objs, i, name, secure, found, &o->info))
-				snprintf(o->path, sizeof o->path, "%s", found);
+				scopy(o->path, sizeof o->path, found);
 			else
 				memset(&o->info, 0, sizeof o->info);
 			r->n_objs++;
@@ -370,7 +378,7 @@ static const char *class_name(int cls)
 static void check_binary(const char *path, struct report *r)
 {
 	memset(r, 0, sizeof *r);
-	snprintf(r->file, sizeof r->file, "%s", path);
+	scopy(r->file, sizeof r->file, path);
 	r->objs = calloc(MAX_OBJS, sizeof *r->objs);
 	if (!r->objs) {
 		snprintf(r->error, sizeof r->error, "out of memory");
@@ -379,8 +387,8 @@ static void check_binary(const char *path, struct report *r)
 	}
 	struct obj *exe = &r->objs[0];
 	struct oc_info *in = &exe->info;
-	snprintf(exe->name, sizeof exe->name, "%s", path);
-	snprintf(exe->path, sizeof exe->path, "%s", path);
+	scopy(exe->name, sizeof exe->name, path);
+	scopy(exe->path, sizeof exe->path, path);
 	r->n_objs = 1;
 	if (inspect_file(path, in, r->error, sizeof r->error) < 0) {
 		r->verdict = 2;

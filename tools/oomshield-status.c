@@ -30,6 +30,14 @@
 
 static const char *prog = "oomshield-status";
 
+/* Copy a string, truncated to cap - 1 bytes (no format-truncation noise). */
+static void scopy(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
 struct file_id {
 	unsigned long long dev_major, dev_minor, ino;
 };
@@ -125,7 +133,7 @@ static int is_backing(const char *perms, const char *path, const char *dir, char
 		if (strlen(d) != n || strncmp(d, dir, n))
 			return 0;
 	}
-	snprintf(dirout, dircap, "%s", d);
+	scopy(dirout, dircap, d);
 	return 1;
 }
 
@@ -149,13 +157,13 @@ static int scan_smaps(const char *pid, const char *dir, struct totals *t)
 			const char *p = line + pos;
 			size_t pl = strlen(p);
 			if (pl >= 16 && !strcmp(p + pl - 16, "/liboomshield.so") && !t->lib[0])
-				snprintf(t->lib, sizeof t->lib, "%s", p);
+				scopy(t->lib, sizeof t->lib, p);
 			char d[4096];
 			in = is_backing(perms, p, dir, d, sizeof d);
 			if (!in)
 				continue;
 			if (!t->dir[0])
-				snprintf(t->dir, sizeof t->dir, "%s", d);
+				scopy(t->dir, sizeof t->dir, d);
 			t->regions++;
 			int seen = 0;
 			for (int i = 0; i < t->files && !seen; i++)

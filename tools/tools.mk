@@ -7,7 +7,17 @@
 # @LIBDIR@, and @BINDIR@/@VERSION@ likewise; in the source tree the
 # placeholders stay, and the script finds build/<triplet>/ next to it.
 
-TOOLS_BIN   := $(B)/oomshield-check $(B)/oomshield-status
+# oomshield-check needs libelf for the target; a cross or ARCH=i386 build
+# often has only the native one.  The launcher then borrows a checker built
+# for another target (it passes --lib, so any checker will do).
+HAVE_LIBELF := $(shell printf 'int main(void){return 0;}\n' | \
+	$(CC) $(CFLAGS) -x c - -o /dev/null -lelf >/dev/null 2>&1 && echo yes)
+TOOLS_BIN   := $(B)/oomshield-status
+ifeq ($(HAVE_LIBELF),yes)
+  TOOLS_BIN += $(B)/oomshield-check
+else
+  $(info tools.mk: no libelf for $(TRIPLET): oomshield-check is not built)
+endif
 TOOLS_MAN1  := tools/man/oomshield.1 tools/man/oomshield-check.1
 TOOLS_MAN7  := tools/man/oomshield.7
 BINDIR      ?= $(PREFIX)/bin

@@ -14,6 +14,9 @@ CHECK=$B/oomshield-check
 STATUS=$B/oomshield-status
 PROGS=$ROOT/tests/tools/progs
 export ROOT B LIB TRIPLET OOMSHIELD CHECK STATUS PROGS
+# The launcher preloads exactly the library under test (which may be the
+# one of make ARCH=i386, not the native one it would find by itself).
+export OOMSHIELD_LIB=$LIB
 
 CFLAGS_T="-O2 -std=c11 -Wall -Wextra -Werror"
 

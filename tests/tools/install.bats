@@ -8,6 +8,8 @@ load helpers
 setup() {
 	need_lib
 	command -v make >/dev/null || skip "make not installed"
+	# The installed launcher must find the installed library by itself.
+	unset OOMSHIELD_LIB
 	P=$BATS_TEST_TMPDIR/prefix
 	D=$(backing_dir)
 	# Run make quietly from the top of the tree; MAKEFLAGS from an outer

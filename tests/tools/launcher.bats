@@ -218,6 +218,23 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 	[[ "$output" == *"LD_PRELOAD=$LIB"$'\n'* || "$output" == *"LD_PRELOAD=$LIB" ]]
 }
 
+@test "from the source tree the launcher finds build/<native triplet>/" {
+	native=$(gcc -print-multiarch 2>/dev/null)
+	[ "$B" = "$ROOT/build/$native" ] || skip "testing a $TRIPLET build, not the native $native one"
+	run env -u OOMSHIELD_LIB "$OOMSHIELD" -n -d "$D" true
+	[[ "$output" == *"export LD_PRELOAD=$ROOT/build/$native/liboomshield.so"* ]]
+	# Through a symlink elsewhere, too.
+	ln -s "$OOMSHIELD" "$D/oms"
+	run env -u OOMSHIELD_LIB "$D/oms" -n -d "$D" true
+	[[ "$output" == *"export LD_PRELOAD=$ROOT/build/$native/liboomshield.so"* ]]
+}
+
+@test "OOMSHIELD_LIB selects another library; a missing one is exit 2" {
+	run env OOMSHIELD_LIB="$D/nope/liboomshield.so" "$OOMSHIELD" -d "$D" true
+	[ "$status" -eq 2 ]
+	[[ "$output" == "oomshield: $D/nope/liboomshield.so not found"* ]]
+}
+
 @test "LD_PRELOAD: prepended to an existing value, which is kept whole" {
 	other=$BATS_FILE_TMPDIR/libother.so
 	LD_PRELOAD="$other" run oenv
