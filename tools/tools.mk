@@ -41,7 +41,8 @@ $(B)/oomshield-status: $(B)/tools/oomshield-status.o
 # TAP as the tests run, then bats' summary line ("N tests, F failures").
 check-tools: $(TOOLS_BIN) $(LIB)
 	@echo "tools: bats tests/tools"
-	@B=$(abspath $(B)) LIB=$(abspath $(LIB)) TRIPLET=$(TRIPLET) sh tests/tools/run.sh
+	@B=$(abspath $(B)) LIB=$(abspath $(LIB)) TRIPLET=$(TRIPLET) ARCHFLAGS="$(ARCHFLAGS)" \
+		sh tests/tools/run.sh
 
 # Not part of make check: libFuzzer over oc_inspect() for FUZZ_SECONDS.
 FUZZ_BIN := $(B)/fuzz/fuzz-elfinfo

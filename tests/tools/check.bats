@@ -171,6 +171,20 @@ verdict_is() {   # verdict_is EXIT [REASON]
 	[ "$(jget '"calloc" in d["imports"]')" = True ]
 }
 
+@test "a library found only through /etc/ld.so.cache resolves to the cached path" {
+	[ "$TRIPLET" = x86_64-linux-gnu ] || skip "the ld.so.cache pick below is written for x86-64"
+	command -v ldconfig >/dev/null || skip "no ldconfig to pick a cached library"
+	# The test may run programs; the checker itself reads the cache file.
+	pick=$(ldconfig -p | awk -F' => ' '/x86-64/ {
+		n = split($2, p, "/"); d = substr($2, 1, length($2) - length(p[n]) - 1)
+		if (d !~ /^\/(usr\/)?lib(64|\/x86_64-linux-gnu)?$/ && $2 ~ /\.so\.[0-9]/) { print $2; exit } }')
+	[ -n "$pick" ] || skip "every x86-64 library in ld.so.cache is in a default directory"
+	gcc $CFLAGS_T -o "$T/cached" "$PROGS/plain.c" -Wl,--no-as-needed,--allow-shlib-undefined "$pick" ||
+		skip "cannot link against $pick"
+	run "$CHECK" --json "$T/cached"
+	[ "$(jget "any(l['path'] == '$pick' for l in d['libraries'])")" = True ]
+}
+
 @test "RPATH \$ORIGIN/lib resolves" {
 	run "$CHECK" --json "$T/app/rpath"
 	[ "$status" -eq 0 ]

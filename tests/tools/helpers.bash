@@ -18,7 +18,8 @@ export ROOT B LIB TRIPLET OOMSHIELD CHECK STATUS PROGS
 # one of make ARCH=i386, not the native one it would find by itself).
 export OOMSHIELD_LIB=$LIB
 
-CFLAGS_T="-O2 -std=c11 -Wall -Wextra -Werror"
+# Test programs are built for the shim's target (make ARCH=i386: -m32).
+CFLAGS_T="-O2 -std=c11 -Wall -Wextra -Werror ${ARCHFLAGS-}"
 
 # cc_prog NAME [FLAGS...]: tests/tools/progs/NAME.c -> $BATS_FILE_TMPDIR/NAME
 cc_prog() {
@@ -38,8 +39,18 @@ need_lib() {
 	[ -f "$LIB" ] || skip "liboomshield.so not built at $LIB (run make)"
 }
 
+# Tests that run the system's own programs (sh, cat, printf) under the shim
+# need a shim of the native target: with make ARCH=i386 the loader would
+# refuse the 32-bit library for 64-bit programs, with a message on stderr.
+need_native() {
+	local native
+	native=$(gcc -print-multiarch 2>/dev/null || gcc -dumpmachine)
+	[ "$TRIPLET" = "$native" ] ||
+		skip "runs native ($native) system programs, but the shim under test is $TRIPLET"
+}
+
 need_tool() {
-	[ -x "$1" ] || skip "$1 not built (run make)"
+	[ -x "$1" ] || skip "$1 not built (run make; a cross or ARCH=i386 build needs libelf for that target)"
 }
 
 # A backing directory on a real disk, private to one test.

@@ -93,6 +93,7 @@ oenv() {
 }
 
 @test "--log-file sets OOMSHIELD_LOG_FILE; the shim appends to it" {
+	need_native
 	run oenv --log-file "$D/log"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"OOMSHIELD_LOG_FILE=$D/log"* ]]
@@ -125,6 +126,7 @@ oenv() {
 }
 
 @test "without options only LD_PRELOAD and OOMSHIELD_DIR change" {
+	need_native
 	# Only entries with shell-variable names: /bin/sh (dash) drops others,
 	# such as bash's exported functions (documented in oomshield(1)).
 	valid() { grep -E '^[A-Za-z_][A-Za-z0-9_]*=' | grep -v -e '^LD_PRELOAD=' -e '^OOMSHIELD_DIR=' -e '^_=' | sort; }
@@ -236,6 +238,7 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 }
 
 @test "LD_PRELOAD: prepended to an existing value, which is kept whole" {
+	need_native
 	other=$BATS_FILE_TMPDIR/libother.so
 	LD_PRELOAD="$other" run oenv
 	[[ "$output" == *"LD_PRELOAD=$LIB:$other"* ]]
@@ -261,6 +264,7 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 # ---- exec semantics ------------------------------------------------------------
 
 @test "exit status passes through" {
+	need_native
 	run "$OOMSHIELD" -d "$D" -- sh -c 'exit 42'
 	[ "$status" -eq 42 ]
 	run "$OOMSHIELD" -d "$D" -- false
@@ -268,6 +272,7 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 }
 
 @test "death by signal passes through (SIGTERM, SIGKILL)" {
+	need_native
 	"$OOMSHIELD" -d "$D" -- sh -c 'kill -TERM $$' &
 	wait $! && rc=0 || rc=$?
 	[ "$rc" -eq $((128 + 15)) ]
@@ -277,6 +282,7 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 }
 
 @test "exec: the command keeps the launcher's PID; stdin and stdout pass" {
+	need_native
 	"$OOMSHIELD" -d "$D" -- sh -c 'echo $$' >"$D/pid" &
 	pid=$!
 	wait "$pid"
@@ -286,12 +292,14 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 }
 
 @test "arguments reach the command unchanged" {
+	need_native
 	run "$OOMSHIELD" -d "$D" -- printf '[%s]' "a b" "" "*" '$HOME' "-t" "--"
 	[ "$status" -eq 0 ]
 	[ "$output" = '[a b][][*][$HOME][-t][--]' ]
 }
 
 @test "PATH lookup; not found is 127, not executable is 126" {
+	need_native
 	mkdir "$D/bin"
 	printf '#!/bin/sh\necho mine "$@"\n' >"$D/bin/mycmd"
 	chmod +x "$D/bin/mycmd"
@@ -307,6 +315,7 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 }
 
 @test "options stop at the command; -- allows a command named like an option" {
+	need_native
 	run "$OOMSHIELD" -d "$D" echo -t 1K --bogus
 	[ "$status" -eq 0 ]
 	[ "$output" = "-t 1K --bogus" ]
@@ -323,6 +332,7 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 }
 
 @test "--only: listed programs protected, others not, through a shell" {
+	need_native
 	W=$BATS_FILE_TMPDIR/where
 	run "$OOMSHIELD" -d "$D" -t 1M --only where -- "$W" 4
 	[ "$output" = file ]
@@ -341,6 +351,7 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 # ---- dry run and --check -----------------------------------------------------
 
 @test "-n/--dry-run prints the environment and command, runs nothing" {
+	need_native
 	for n in -n --dry-run; do
 		run "$OOMSHIELD" $n -d "$D" -t 2M --stats -- touch "$D/made by dry run"
 		[ "$status" -eq 0 ]
