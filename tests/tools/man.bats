@@ -48,3 +48,10 @@ render() {   # render PAGE: text at 80 columns on stdout, warnings in $D/err
 		[[ "$out" == *"$w"* ]] || { echo "missing: $w"; false; }
 	done
 }
+
+@test "the man pages carry the Makefile's VERSION" {
+	ver=$(sed -n 's/^VERSION *:= *//p' "$ROOT/Makefile")
+	for page in oomshield.1 oomshield-check.1 oomshield.7; do
+		grep -q "^\.TH .* \"oomshield $ver\" " "$MAN/$page" || { echo "$page: not $ver"; false; }
+	done
+}
