@@ -41,7 +41,7 @@ $(B)/oomshield-status: $(B)/tools/oomshield-status.o
 # TAP as the tests run, then bats' summary line ("N tests, F failures").
 check-tools: $(TOOLS_BIN) $(LIB)
 	@echo "tools: bats tests/tools"
-	@B=$(abspath $(B)) LIB=$(abspath $(LIB)) TRIPLET=$(TRIPLET) ARCHFLAGS="$(ARCHFLAGS)" \
+	@B=$(abspath $(B)) LIB=$(abspath $(LIB)) TRIPLET=$(TRIPLET) ARCH="$(ARCH)" ARCHFLAGS="$(ARCHFLAGS)" \
 		sh tests/tools/run.sh
 
 # Not part of make check: libFuzzer over oc_inspect() for FUZZ_SECONDS.

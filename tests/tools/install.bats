@@ -14,7 +14,8 @@ setup() {
 	D=$(backing_dir)
 	# Run make quietly from the top of the tree; MAKEFLAGS from an outer
 	# make check must not leak in (jobserver, -n, ...).
-	mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$ROOT" "$@" >/dev/null; }
+	# ARCH (from make check-tools) keeps an ARCH=i386 run on its own tree.
+	mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$ROOT" ${ARCH:+ARCH=$ARCH} "$@" >/dev/null; }
 }
 
 teardown() {
