@@ -100,7 +100,9 @@ static void scopy(char *dst, size_t cap, const char *src)
 /* Map `path` privately and inspect it.  Returns 0, or -1 with err set. */
 static int inspect_file(const char *path, struct oc_info *info, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a fifo named by a path or a DT_NEEDED must not hang us;
+	 * it is refused below as not a regular file. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		scopy(err, errlen, strerror(errno));
 		return -1;

@@ -238,9 +238,12 @@ patch() {
 		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
-@test "missing file, directory" {
+@test "missing file, directory, fifo, device" {
 	broken "$T/does-not-exist" "No such file or directory"
 	broken "$T/app" "is a directory"
+	mkfifo "$T/fifo"
+	broken "$T/fifo" "not a regular file"
+	broken /dev/null "not a regular file"
 }
 
 @test "empty file, text file, script" {
