@@ -54,6 +54,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubu
 ALL_TARGETS   := $(LIB)
 CHECK_TARGETS :=
 INSTALL_TARGETS :=
+UNINSTALL_TARGETS :=
 
 all: build-all
 
@@ -97,7 +98,7 @@ install: build-all $(INSTALL_TARGETS)
 	install -d $(DESTDIR)$(LIBDIR)
 	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/liboomshield.so
 
-uninstall:
+uninstall: $(UNINSTALL_TARGETS)
 	rm -f $(DESTDIR)$(LIBDIR)/liboomshield.so
 
 clean:

@@ -38,7 +38,7 @@
 
 size_t oms_page = 4096;
 
-static int no_reflink; /* FICLONE refused once: do not try per block */
+int oms_no_reflink; /* FICLONE refused once: do not try per block */
 
 static size_t round_up(size_t n, size_t a)
 {
@@ -65,7 +65,7 @@ static char *reserve_aligned(size_t len, size_t align)
 	return a;
 }
 
-static int account(size_t bytes)
+int oms_big_account(size_t bytes)
 {
 	int ok = 1;
 	pthread_mutex_lock(&oms_lock);
@@ -80,7 +80,7 @@ static int account(size_t bytes)
 	return ok;
 }
 
-static void unaccount(size_t bytes)
+void oms_big_unaccount(size_t bytes)
 {
 	pthread_mutex_lock(&oms_lock);
 	oms_stats.live -= bytes;
@@ -98,7 +98,7 @@ void *oms_big_alloc(size_t size, size_t align)
 	size_t cap = round_up(size ? size : 1, oms_page);
 	if (align < OMS_GRANULE)
 		align = OMS_GRANULE;
-	if (!account(cap)) {
+	if (!oms_big_account(cap)) {
 		oms_stats_fallback(OMS_CAUSE_MAX, 0, size);
 		return NULL;
 	}
@@ -147,7 +147,7 @@ fail:
 		oms_os.munmap(addr, cap);
 	if (tmp.fd >= 0)
 		oms_os.close(tmp.fd);
-	unaccount(cap);
+	oms_big_unaccount(cap);
 	oms_stats_fallback(cause, err, size);
 	return NULL;
 }
@@ -257,16 +257,21 @@ void *oms_big_resize(struct oms_block *b, size_t size)
 /* Replace [addr, addr+cap) with a mapping of `fd` (or anonymous memory when
  * fd < 0 and `src` is given) without a window in which the range is
  * unmapped: map elsewhere, then move over. */
-static int remap_over(struct oms_block *b, int flags, int fd)
+int oms_remap_over(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	char *p = oms_os.mmap(NULL, b->cap, b->prot, flags, fd, 0);
+	char *p = oms_os.mmap(NULL, len, prot, flags, fd, off);
 	if (p == MAP_FAILED)
 		return -1;
-	if (oms_os.mremap(p, b->cap, b->cap, MREMAP_MAYMOVE | MREMAP_FIXED, b->addr) == MAP_FAILED) {
-		oms_os.munmap(p, b->cap);
+	if (oms_os.mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) == MAP_FAILED) {
+		oms_os.munmap(p, len);
 		return -1;
 	}
 	return 0;
+}
+
+static int remap_over(struct oms_block *b, int flags, int fd)
+{
+	return oms_remap_over(b->addr, b->cap, b->prot, flags, fd, 0);
 }
 
 static void *snapshot(struct oms_block *b)
@@ -286,7 +291,7 @@ void oms_big_fork_prepare(void)
 	for (struct oms_block *b = oms_live; b; b = b->next) {
 		if ((b->flags & OMS_BLK_FROZEN) || !b->dev)
 			continue; /* already copy-on-write, or anonymous (dev 0) */
-		if (!no_reflink && oms_store_fd_ok(b)) {
+		if (!oms_no_reflink && oms_store_fd_ok(b)) {
 			b->child_fd = oms_store_clone(b);
 			if (b->child_fd >= 0) {
 				oms_stats.forks_reflink++;
@@ -294,7 +299,7 @@ void oms_big_fork_prepare(void)
 			}
 			if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL ||
 			    errno == ENOTTY || errno == ENOSYS || errno == EPERM)
-				no_reflink = 1;
+				oms_no_reflink = 1;
 		}
 		if (oms_store_fd_ok(b) && remap_over(b, MAP_PRIVATE, b->fd) == 0) {
 			b->flags |= OMS_BLK_FROZEN;

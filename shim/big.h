@@ -23,6 +23,16 @@ void oms_big_free(struct oms_block *b);
 /* Resize in place or move; NULL if neither works (b unchanged). */
 void *oms_big_resize(struct oms_block *b, size_t size);
 
+/* Count bytes placed in files against OOMSHIELD_MAX; 0 if over it. */
+int oms_big_account(size_t bytes);
+void oms_big_unaccount(size_t bytes);
+
+/* Replace [addr, addr+len) by a mapping of fd at off, with no moment at
+ * which the range is unmapped (map elsewhere, then move over). */
+int oms_remap_over(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+
+extern int oms_no_reflink; /* the backing filesystem refused FICLONE */
+
 /* Fork: keep private-memory semantics for every live block. */
 void oms_big_fork_prepare(void);
 void oms_big_fork_parent(void);

@@ -2,7 +2,9 @@
  *
  * LOCK ORDER for the whole shim (take in this order, release in reverse):
  *   1. oms_defrag lock   (defrag.c: DefragTick state, own thread + atfork)
- *   2. oms_lock          (block.c: registry writes, descriptor slab, live
+ *   2. oms_map_lock      (region.c: redirected mmap pieces and arenas;
+ *                         the mmap-family syscalls run under it)
+ *   3. oms_lock          (block.c: registry writes, descriptor slab, live
  *                         list, byte accounting, stats)
  * The small-allocation path takes no lock at all.  No syscall is made under
  * oms_lock except in the fork handlers (the process is quiescing anyway)

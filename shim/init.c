@@ -7,11 +7,12 @@
  * handlers) still find every structure intact.
  *
  * Fork handlers take the locks in the order given in block.h:
- * DefragTick's first, then oms_lock; they release in reverse.
+ * DefragTick's, oms_map_lock, then oms_lock; they release in reverse.
  */
 #include "alloc.h"
 #include "big.h"
 #include "config.h"
+#include "region.h"
 #include "stats.h"
 
 #include <pthread.h>
@@ -26,12 +27,14 @@ static void prepare(void)
 {
 	if (oms_defrag_atfork_prepare)
 		oms_defrag_atfork_prepare();
+	oms_region_fork_prepare();
 	oms_big_fork_prepare();
 }
 
 static void parent(void)
 {
 	oms_big_fork_parent();
+	oms_region_fork_parent();
 	if (oms_defrag_atfork_parent)
 		oms_defrag_atfork_parent();
 }
@@ -39,6 +42,7 @@ static void parent(void)
 static void child(void)
 {
 	oms_big_fork_child();
+	oms_region_fork_child();
 	if (oms_defrag_atfork_child)
 		oms_defrag_atfork_child();
 }

@@ -21,7 +21,7 @@ static int within_fsize_limit(uint64_t end)
 	return 1;
 }
 
-static int reserve(int fd, uint64_t off, uint64_t len)
+int oms_store_reserve(int fd, uint64_t off, uint64_t len)
 {
 	if (!within_fsize_limit(off + len))
 		return -1;
@@ -38,7 +38,7 @@ int oms_store_create(struct oms_block *b, uint64_t size)
 	if (fd < 0)
 		return -1;
 	struct stat st;
-	if (oms_os.fstat(fd, &st) < 0 || reserve(fd, 0, size) < 0) {
+	if (oms_os.fstat(fd, &st) < 0 || oms_store_reserve(fd, 0, size) < 0) {
 		int e = errno;
 		oms_os.close(fd);
 		errno = e;
@@ -67,7 +67,7 @@ int oms_store_grow(struct oms_block *b, uint64_t old_size, uint64_t new_size)
 		errno = EBADF;
 		return -1;
 	}
-	return reserve(b->fd, old_size, new_size - old_size);
+	return oms_store_reserve(b->fd, old_size, new_size - old_size);
 }
 
 int oms_store_shrink(struct oms_block *b, uint64_t size)

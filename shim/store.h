@@ -18,6 +18,10 @@
  * errno.  Records the file's identity in b->dev/b->ino. */
 int oms_store_create(struct oms_block *b, uint64_t size);
 
+/* fallocate [off, off+len) of fd, refusing (EFBIG) what would pass
+ * RLIMIT_FSIZE: the kernel would answer that with SIGXFSZ. */
+int oms_store_reserve(int fd, uint64_t off, uint64_t len);
+
 /* Reserve [old, new) at the end of b's file; 0 or -1 with errno. */
 int oms_store_grow(struct oms_block *b, uint64_t old_size, uint64_t new_size);
 

@@ -27,6 +27,7 @@ FUZZ_SECONDS ?= 60
 ALL_TARGETS     += $(TOOLS_BIN)
 CHECK_TARGETS   += check-tools
 INSTALL_TARGETS += install-tools
+UNINSTALL_TARGETS += uninstall-tools
 
 $(B)/tools/%.o: tools/%.c tools/elfinfo.h tools/tools.mk
 	@mkdir -p $(@D)

@@ -2,6 +2,10 @@
 # under the shim with the test's private backing dir), skip, fail, and the
 # memory-cgroup helpers cg_make / cg_run / cg_drop (v1 and v2).
 P=$B/tests/progs
+# Keep every protected test process away from the real /proc/sys/vm files:
+# the DefragTick thread reads (and as root would write) them.  Tests of the
+# thread point this at their own fake tree.
+export OOMSHIELD_PROC_ROOT="$T/no-proc"
 skip() { echo "$*"; exit 77; }
 fail() { echo "FAIL: $*"; exit 1; }
 run_shim() { env LD_PRELOAD="$LIB" OOMSHIELD_DIR="$T" "$@"; }

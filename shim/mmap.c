@@ -1,0 +1,64 @@
+/* mmap.c - the exported mmap family: thin wrappers over region.c.
+ *
+ * Symbols are bound with asm labels because with _FILE_OFFSET_BITS=64 the
+ * libc headers rename mmap to mmap64 on 32-bit targets; we must export
+ * both, each with the ABI its callers use (32-bit long offset for mmap).
+ * posix_madvise needs no wrapper: glibc turns POSIX_MADV_DONTNEED into a
+ * no-op and the other advice values mean the same on our mappings.
+ */
+#include "region.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+EXPORT void *oms_x_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
+	__asm__("mmap");
+EXPORT void *oms_x_mmap64(void *addr, size_t len, int prot, int flags, int fd, int64_t off)
+	__asm__("mmap64");
+EXPORT int oms_x_munmap(void *addr, size_t len) __asm__("munmap");
+EXPORT void *oms_x_mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+	__asm__("mremap");
+EXPORT int oms_x_madvise(void *addr, size_t len, int advice) __asm__("madvise");
+EXPORT int oms_x_mprotect(void *addr, size_t len, int prot) __asm__("mprotect");
+
+#include <stdarg.h>
+#include <sys/mman.h>
+
+void *oms_x_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
+{
+	return oms_region_mmap(addr, len, prot, flags, fd, (off_t)off);
+}
+
+void *oms_x_mmap64(void *addr, size_t len, int prot, int flags, int fd, int64_t off)
+{
+	return oms_region_mmap(addr, len, prot, flags, fd, (off_t)off);
+}
+
+int oms_x_munmap(void *addr, size_t len)
+{
+	return oms_region_munmap(addr, len);
+}
+
+void *oms_x_mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	void *new_addr = NULL;
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	return oms_region_mremap(old, old_len, new_len, flags, new_addr);
+}
+
+int oms_x_madvise(void *addr, size_t len, int advice)
+{
+	return oms_region_madvise(addr, len, advice);
+}
+
+int oms_x_mprotect(void *addr, size_t len, int prot)
+{
+	return oms_region_mprotect(addr, len, prot);
+}

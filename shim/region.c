@@ -1,0 +1,714 @@
+/* region.c - redirected anonymous mappings (see region.h).
+ *
+ * Invariants (all under oms_map_lock):
+ * - `pieces[0..npieces)` is sorted by start and non-overlapping; each piece
+ *   [start, end) is MAP_SHARED of arena `ar` at file offset `off`, with
+ *   protection `prot` - unless P_FROZEN (after a fork without reflink: a
+ *   MAP_PRIVATE view of a file shared with a relative, on which no file
+ *   operation may ever be done again).
+ * - Free extents of an arena are holes: a range is punched before its
+ *   extent is returned to the allocator, so reused offsets read as zero.
+ * - The current arena is never retired; a retired arena (after a
+ *   copy-on-write fork) hands out no more extents.
+ * Anonymous-memory semantics kept: fresh pages read zero; MADV_DONTNEED and
+ * MADV_FREE read back zero (hole punch, not the kernel's "re-read the
+ * file"); munmap releases the disk; fork gives private copies; MADV_
+ * WIPEONFORK (which the kernel refuses on shared mappings) is emulated.
+ */
+#include "region.h"
+#include "alloc.h"
+#include "big.h"
+#include "config.h"
+#include "log.h"
+#include "os.h"
+#include "stats.h"
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#define MADV_KEEPONFORK 19
+#endif
+
+enum { P_FROZEN = 1, P_DONTFORK = 2, P_WIPE = 4 };
+
+struct ext { uint64_t off, len; };
+
+struct arena {
+	int fd, refs, retired, clone_fd;
+	dev_t dev;
+	ino_t ino;
+	uint64_t top;          /* offsets >= top are unused holes */
+	struct ext *ext;       /* free extents below top, sorted, coalesced */
+	size_t next, cap_ext;
+};
+
+struct piece {
+	uintptr_t start, end;
+	uint64_t off;
+	struct arena *ar;
+	int prot, flags;
+	void *snap;            /* fork: anonymous copy when the fd is lost */
+};
+
+#define MAX_ARENAS 32
+static struct arena arenas[MAX_ARENAS];
+static struct arena *cur;
+static struct piece *pieces;
+static size_t npieces, cap_pieces;
+static pthread_mutex_t oms_map_lock = PTHREAD_MUTEX_INITIALIZER;
+int oms_map_pieces;
+
+static uintptr_t page_up(uintptr_t n)
+{
+	return (n + oms_page - 1) & ~(uintptr_t)(oms_page - 1);
+}
+
+/* Grow a raw array (never through malloc: we may be inside it). */
+static int grow_array(void **arr, size_t *cap, size_t elem)
+{
+	size_t ncap = *cap ? *cap * 2 : 256;
+	void *m = *arr ? oms_sys_mremap(*arr, *cap * elem, ncap * elem, MREMAP_MAYMOVE, NULL)
+		       : oms_sys_mmap(NULL, ncap * elem, PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return -1;
+	*arr = m;
+	*cap = ncap;
+	return 0;
+}
+
+/* ---- arenas: one unlinked file, extents handed out first-fit ---- */
+
+static int arena_fd_ok(struct arena *a)
+{
+	struct stat st;
+	if (a->fd < 0)
+		return 0;
+	if (oms_os.fstat(a->fd, &st) == 0 && st.st_dev == a->dev && st.st_ino == a->ino)
+		return 1;
+	a->fd = -1; /* the program closed it or reused the number */
+	return 0;
+}
+
+static struct arena *arena_current(void)
+{
+	if (cur && !cur->retired && arena_fd_ok(cur))
+		return cur;
+	if (cur && cur->refs == 0 && cur->fd < 0)
+		cur->top = 0;
+	struct arena *a = NULL;
+	for (int i = 0; i < MAX_ARENAS && !a; i++)
+		if (arenas[i].refs == 0 && &arenas[i] != cur && arenas[i].fd <= 0)
+			a = &arenas[i];
+	if (!a) {
+		errno = EMFILE;
+		return NULL;
+	}
+	struct stat st;
+	int fd = oms_os.open_tmpfile(oms_cfg.dir);
+	if (fd < 0)
+		return NULL;
+	if (oms_os.fstat(fd, &st) < 0) {
+		oms_os.close(fd);
+		return NULL;
+	}
+	struct ext *keep = a->ext;
+	size_t keep_cap = a->cap_ext;
+	memset(a, 0, sizeof *a);
+	a->ext = keep;
+	a->cap_ext = keep_cap;
+	a->fd = fd;
+	a->clone_fd = -1;
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
+	cur = a;
+	return a;
+}
+
+static void arena_unref(struct arena *a)
+{
+	if (--a->refs == 0 && a != cur && a->fd >= 0) {
+		if (arena_fd_ok(a))
+			oms_os.close(a->fd);
+		a->fd = 0; /* free slot (0 is never one of ours: fds sit high) */
+	}
+}
+
+static uint64_t arena_alloc(struct arena *a, uint64_t len)
+{
+	for (size_t i = 0; i < a->next; i++)
+		if (a->ext[i].len >= len) {
+			uint64_t off = a->ext[i].off;
+			a->ext[i].off += len;
+			a->ext[i].len -= len;
+			if (!a->ext[i].len) {
+				memmove(&a->ext[i], &a->ext[i + 1], (a->next - i - 1) * sizeof *a->ext);
+				a->next--;
+			}
+			return off;
+		}
+	uint64_t off = a->top;
+	a->top += len;
+	return off;
+}
+
+/* Claim exactly [off, off+len) if it is free (to grow a mapping in place). */
+static int arena_take(struct arena *a, uint64_t off, uint64_t len)
+{
+	if (off == a->top) {
+		a->top += len;
+		return 0;
+	}
+	for (size_t i = 0; i < a->next; i++) {
+		struct ext *e = &a->ext[i];
+		if (e->off <= off && off + len <= e->off + e->len) {
+			if (e->off + e->len == off + len && e->off == off) {
+				memmove(e, e + 1, (a->next - i - 1) * sizeof *e);
+				a->next--;
+			} else if (e->off == off) {
+				e->off += len;
+				e->len -= len;
+			} else if (off + len == e->off + e->len) {
+				e->len -= len;
+			} else {
+				if (a->next == a->cap_ext &&
+				    grow_array((void **)&a->ext, &a->cap_ext, sizeof *a->ext) < 0)
+					return -1;
+				e = &a->ext[i];
+				memmove(e + 2, e + 1, (a->next - i - 1) * sizeof *e);
+				a->next++;
+				e[1].off = off + len;
+				e[1].len = e->off + e->len - (off + len);
+				e->len = off - e->off;
+			}
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Return a punched range to the allocator. */
+static void arena_free(struct arena *a, uint64_t off, uint64_t len)
+{
+	if (a->retired)
+		return;
+	size_t i = 0;
+	while (i < a->next && a->ext[i].off < off)
+		i++;
+	if (i > 0 && a->ext[i - 1].off + a->ext[i - 1].len == off) {
+		a->ext[i - 1].len += len;
+		i--;
+	} else {
+		if (a->next == a->cap_ext &&
+		    grow_array((void **)&a->ext, &a->cap_ext, sizeof *a->ext) < 0)
+			return; /* offset space leaks; the disk is already freed */
+		memmove(&a->ext[i + 1], &a->ext[i], (a->next - i) * sizeof *a->ext);
+		a->ext[i] = (struct ext){off, len};
+		a->next++;
+	}
+	if (i + 1 < a->next && a->ext[i].off + a->ext[i].len == a->ext[i + 1].off) {
+		a->ext[i].len += a->ext[i + 1].len;
+		memmove(&a->ext[i + 1], &a->ext[i + 2], (a->next - i - 2) * sizeof *a->ext);
+		a->next--;
+	}
+	if (a->ext[a->next - 1].off + a->ext[a->next - 1].len == a->top) {
+		a->top = a->ext[a->next - 1].off;
+		a->next--;
+	}
+}
+
+static int punch_fd(struct arena *a, uint64_t off, uint64_t len)
+{
+	if (!arena_fd_ok(a))
+		return -1;
+	return oms_os.fallocate(a->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+				(off_t)len);
+}
+
+/* ---- the piece table ---- */
+
+/* Index of the first piece whose end is above addr. */
+static size_t first_after(uintptr_t addr)
+{
+	size_t lo = 0, hi = npieces;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (pieces[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int insert_piece(struct piece p)
+{
+	if (npieces == cap_pieces && grow_array((void **)&pieces, &cap_pieces, sizeof p) < 0)
+		return -1;
+	size_t i = first_after(p.start);
+	memmove(&pieces[i + 1], &pieces[i], (npieces - i) * sizeof p);
+	pieces[i] = p;
+	npieces++;
+	__atomic_store_n(&oms_map_pieces, (int)npieces, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void delete_piece(size_t i)
+{
+	memmove(&pieces[i], &pieces[i + 1], (npieces - i - 1) * sizeof *pieces);
+	npieces--;
+	__atomic_store_n(&oms_map_pieces, (int)npieces, __ATOMIC_RELEASE);
+}
+
+/* Make x a piece boundary if it falls inside one. */
+static int split_at(uintptr_t x)
+{
+	size_t i = first_after(x);
+	if (i == npieces || pieces[i].start >= x)
+		return 0;
+	struct piece tail = pieces[i];
+	tail.start = x;
+	tail.off += x - pieces[i].start;
+	pieces[i].end = x;
+	tail.ar->refs++;
+	return insert_piece(tail);
+}
+
+/* Pieces inside [a, b) after splitting at both ends: [*lo, *hi). */
+static void span(uintptr_t a, uintptr_t b, size_t *lo, size_t *hi)
+{
+	split_at(a);
+	split_at(b);
+	*lo = first_after(a);
+	*hi = *lo;
+	while (*hi < npieces && pieces[*hi].start < b)
+		(*hi)++;
+}
+
+/* Drop the bookkeeping for [a, b), whose mappings are already gone.
+ * `punch`: give the disk back through the fd (the mapping is gone). */
+static void forget(uintptr_t a, uintptr_t b, int punch)
+{
+	size_t lo, hi;
+	span(a, b, &lo, &hi);
+	while (hi > lo) {
+		struct piece *p = &pieces[--hi];
+		size_t len = p->end - p->start;
+		if (!(p->flags & P_FROZEN)) {
+			if (!punch || punch_fd(p->ar, p->off, len) == 0)
+				arena_free(p->ar, p->off, len);
+			oms_big_unaccount(len);
+		}
+		arena_unref(p->ar);
+		delete_piece(hi);
+	}
+}
+
+/* Zero [p->start, p->end) the way anonymous memory would read after
+ * MADV_DONTNEED: punch the file (shared), or a fresh anonymous mapping
+ * (frozen: the file belongs to a relative too). 1 if the piece is gone. */
+static int zero_piece(size_t i)
+{
+	struct piece *p = &pieces[i];
+	size_t len = p->end - p->start;
+	if (!(p->flags & P_FROZEN)) {
+		if (punch_fd(p->ar, p->off, len) == 0 ||
+		    oms_sys_madvise((void *)p->start, len, MADV_REMOVE) == 0)
+			return 0;
+	}
+	if (oms_sys_mmap((void *)p->start, len, p->prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+			 -1, 0) == MAP_FAILED)
+		return 0;
+	if (!(p->flags & P_FROZEN))
+		oms_big_unaccount(len); /* the old extent stays allocated: file gone soon */
+	arena_unref(p->ar);
+	delete_piece(i);
+	return 1;
+}
+
+/* ---- the wrappers' policy ---- */
+
+int oms_region_wanted(size_t len, int prot, int flags)
+{
+	return (flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) == MAP_PRIVATE &&
+	       !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | MAP_HUGETLB |
+			  MAP_STACK | MAP_GROWSDOWN)) &&
+	       (prot & PROT_WRITE) && len >= oms_threshold && oms_cfg.mmap && oms_cfg.dir_ok &&
+	       !oms_cfg.disable;
+}
+
+void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (!oms_region_wanted(len, prot, flags)) {
+		void *p = oms_sys_mmap(addr, len, prot, flags, fd, off);
+		if (p != MAP_FAILED && (flags & MAP_FIXED) &&
+		    __atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE)) {
+			/* The kernel replaced whatever was there, ours included. */
+			pthread_mutex_lock(&oms_map_lock);
+			forget((uintptr_t)p, (uintptr_t)p + page_up(len), 1);
+			pthread_mutex_unlock(&oms_map_lock);
+		}
+		return p;
+	}
+	int e = errno;
+	size_t rl = page_up(len);
+	if (rl < len || !oms_big_account(rl)) {
+		oms_stats_fallback(OMS_CAUSE_MAX, 0, len);
+		errno = e;
+		return oms_sys_mmap(addr, len, prot, flags, fd, off);
+	}
+	pthread_mutex_lock(&oms_map_lock);
+	enum oms_cause cause = OMS_CAUSE_MAP;
+	int err = ENOMEM;
+	struct arena *a = arena_current();
+	if (!a) {
+		err = errno;
+		cause = oms_cause_of(err);
+		goto fallback;
+	}
+	uint64_t o = arena_alloc(a, rl);
+	if (oms_store_reserve(a->fd, o, rl) < 0) {
+		err = errno;
+		cause = oms_cause_of(err);
+		punch_fd(a, o, rl); /* fallocate may have reserved part of it */
+		arena_free(a, o, rl);
+		goto fallback;
+	}
+	int f = (flags & ~(MAP_TYPE | MAP_ANONYMOUS)) | MAP_SHARED;
+	void *p = oms_sys_mmap(addr, rl, prot, f, a->fd, (off_t)o);
+	if (p == MAP_FAILED) {
+		err = errno;
+		punch_fd(a, o, rl);
+		arena_free(a, o, rl);
+		goto fallback;
+	}
+	struct piece pc = {(uintptr_t)p, (uintptr_t)p + rl, o, a, prot, 0, NULL};
+	if (insert_piece(pc) < 0) {
+		oms_sys_munmap(p, rl);
+		punch_fd(a, o, rl);
+		arena_free(a, o, rl);
+		goto fallback;
+	}
+	a->refs++;
+	__atomic_fetch_add(&oms_stats.blocks, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&oms_stats.bytes, len, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&oms_map_lock);
+	errno = e;
+	return p;
+fallback:
+	pthread_mutex_unlock(&oms_map_lock);
+	oms_big_unaccount(rl);
+	oms_stats_fallback(cause, err, len);
+	errno = e;
+	return oms_sys_mmap(addr, len, prot, flags, fd, off);
+}
+
+int oms_region_munmap(void *addr, size_t len)
+{
+	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
+		return oms_sys_munmap(addr, len);
+	pthread_mutex_lock(&oms_map_lock);
+	int r = oms_sys_munmap(addr, len);
+	if (r == 0)
+		forget((uintptr_t)addr, (uintptr_t)addr + page_up(len), 1);
+	pthread_mutex_unlock(&oms_map_lock);
+	return r;
+}
+
+/* Call the kernel's madvise on the parts of [a, b) that are not ours. */
+static int advise_gaps(uintptr_t a, uintptr_t b, int advice)
+{
+	int r = 0;
+	for (size_t i = first_after(a); a < b; i++) {
+		uintptr_t next = (i < npieces && pieces[i].start < b) ? pieces[i].start : b;
+		if (next > a && oms_sys_madvise((void *)a, next - a, advice) < 0)
+			r = -1;
+		if (i >= npieces || pieces[i].start >= b)
+			break;
+		a = pieces[i].end;
+	}
+	return r;
+}
+
+int oms_region_madvise(void *addr, size_t len, int advice)
+{
+	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
+		return oms_sys_madvise(addr, len, advice);
+	uintptr_t a = (uintptr_t)addr, b = a + page_up(len);
+	size_t lo, hi;
+	int r = 0;
+	pthread_mutex_lock(&oms_map_lock);
+	switch (advice) {
+	case MADV_DONTNEED:
+	case MADV_FREE:
+		if ((r = advise_gaps(a, b, advice)) < 0)
+			break;
+		span(a, b, &lo, &hi);
+		while (hi > lo)
+			zero_piece(--hi);
+		break;
+	case MADV_DONTFORK:
+	case MADV_DOFORK:
+		if ((r = oms_sys_madvise(addr, len, advice)) < 0)
+			break;
+		span(a, b, &lo, &hi);
+		for (size_t i = lo; i < hi; i++)
+			pieces[i].flags = advice == MADV_DONTFORK ? (pieces[i].flags | P_DONTFORK)
+								  : (pieces[i].flags & ~P_DONTFORK);
+		break;
+	case MADV_WIPEONFORK:
+	case MADV_KEEPONFORK:
+		/* The kernel allows these on private anonymous memory only;
+		 * for ours the fork handler does the wiping. */
+		if ((r = advise_gaps(a, b, advice)) < 0)
+			break;
+		span(a, b, &lo, &hi);
+		for (size_t i = lo; i < hi; i++)
+			pieces[i].flags = advice == MADV_WIPEONFORK ? (pieces[i].flags | P_WIPE)
+								    : (pieces[i].flags & ~P_WIPE);
+		break;
+	default:
+		r = oms_sys_madvise(addr, len, advice);
+	}
+	pthread_mutex_unlock(&oms_map_lock);
+	return r;
+}
+
+int oms_region_mprotect(void *addr, size_t len, int prot)
+{
+	int r = oms_sys_mprotect(addr, len, prot);
+	if (r < 0 || !__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
+		return r;
+	size_t lo, hi;
+	pthread_mutex_lock(&oms_map_lock);
+	span((uintptr_t)addr, (uintptr_t)addr + page_up(len), &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
+		pieces[i].prot = prot;
+	pthread_mutex_unlock(&oms_map_lock);
+	return r;
+}
+
+/* Give the piece a fresh extent with room to grow: copy the file range
+ * in the kernel and swap the mapping in place. */
+static int relocate(struct piece *p, uint64_t room)
+{
+	struct arena *a = arena_current();
+	size_t len = p->end - p->start;
+	if (!a || (p->flags & P_FROZEN) || !arena_fd_ok(p->ar))
+		return -1;
+	uint64_t o = arena_alloc(a, room);
+	if (oms_store_reserve(a->fd, o, len) < 0)
+		goto fail;
+	loff_t in = (loff_t)p->off, out = (loff_t)o;
+	for (size_t done = 0; done < len;) {
+		ssize_t n = copy_file_range(p->ar->fd, &in, a->fd, &out, len - done, 0);
+		if (n <= 0)
+			goto fail;
+		done += (size_t)n;
+	}
+	if (oms_remap_over((void *)p->start, len, p->prot, MAP_SHARED, a->fd, (off_t)o) < 0)
+		goto fail;
+	punch_fd(p->ar, p->off, len);
+	arena_free(p->ar, p->off, len);
+	arena_unref(p->ar);
+	a->refs++;
+	/* Keep only what the piece uses; the rest goes back for the caller's
+	 * arena_take to claim. */
+	if (room > len)
+		arena_free(a, o + len, room - len);
+	p->ar = a;
+	p->off = o;
+	return 0;
+fail:
+	punch_fd(a, o, room);
+	arena_free(a, o, room);
+	return -1;
+}
+
+void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
+{
+	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
+		return oms_sys_mremap(old, old_len, new_len, flags, new_addr);
+	uintptr_t a = (uintptr_t)old, ol = page_up(old_len), nl = page_up(new_len);
+	pthread_mutex_lock(&oms_map_lock);
+	size_t i = first_after(a);
+	int ours = i < npieces && pieces[i].start < a + (ol ? ol : 1);
+	if (!ours || !ol || nl < new_len) {
+		void *r = oms_sys_mremap(old, old_len, new_len, flags, new_addr);
+		if (r != MAP_FAILED && (flags & MREMAP_FIXED))
+			forget((uintptr_t)r, (uintptr_t)r + nl, 1); /* target replaced */
+		pthread_mutex_unlock(&oms_map_lock);
+		return r;
+	}
+	void *r = MAP_FAILED;
+	size_t lo, hi;
+	span(a, a + ol, &lo, &hi);
+	if (hi - lo != 1 || pieces[lo].start != a || pieces[lo].end != a + ol) {
+		/* Spans several of our pieces (or a hole): the kernel cannot
+		 * resize across mappings of different files/offsets, and neither
+		 * could it here for merged anonymous memory we never saw. */
+		errno = EFAULT;
+		goto out;
+	}
+	struct piece *p = &pieces[lo];
+	if (nl > ol) {
+		uint64_t delta = nl - ol;
+		int ok = !(p->flags & P_FROZEN) && p->ar == cur && arena_fd_ok(p->ar) &&
+			 arena_take(p->ar, p->off + ol, delta) == 0;
+		if (!ok) {
+			if (relocate(p, nl) < 0 || arena_take(p->ar, p->off + ol, delta) < 0) {
+				errno = ENOMEM;
+				goto out;
+			}
+		}
+		if (!oms_big_account(delta) ||
+		    oms_store_reserve(p->ar->fd, p->off + ol, delta) < 0) {
+			punch_fd(p->ar, p->off + ol, delta);
+			arena_free(p->ar, p->off + ol, delta);
+			errno = ENOMEM;
+			goto out;
+		}
+	}
+	r = oms_sys_mremap(old, old_len, new_len, flags, new_addr);
+	p = &pieces[lo];
+	if (r == MAP_FAILED) {
+		if (nl > ol) {
+			punch_fd(p->ar, p->off + ol, nl - ol);
+			arena_free(p->ar, p->off + ol, nl - ol);
+			oms_big_unaccount(nl - ol);
+		}
+		goto out;
+	}
+	struct piece moved = *p;
+	if (nl < ol && !(p->flags & P_FROZEN)) {
+		punch_fd(p->ar, p->off + nl, ol - nl);
+		arena_free(p->ar, p->off + nl, ol - nl);
+		oms_big_unaccount(ol - nl);
+	}
+	delete_piece(lo);
+	forget((uintptr_t)r, (uintptr_t)r + nl, 1); /* MREMAP_FIXED replaced these */
+	moved.start = (uintptr_t)r;
+	moved.end = (uintptr_t)r + nl;
+	insert_piece(moved);
+out:
+	pthread_mutex_unlock(&oms_map_lock);
+	return r;
+}
+
+/* ---- fork: private copies for the child (see big.c for the why) ---- */
+
+void oms_region_fork_prepare(void)
+{
+	pthread_mutex_lock(&oms_map_lock);
+	if (!npieces)
+		return;
+	if (cur && !oms_no_reflink && arena_fd_ok(cur) && cur->refs) {
+		int fd = oms_os.open_tmpfile(oms_cfg.dir);
+		if (fd >= 0 && oms_os.ficlone(fd, cur->fd) == 0) {
+			cur->clone_fd = fd;
+			oms_stats.forks_reflink++;
+		} else {
+			if (fd >= 0)
+				oms_os.close(fd);
+			oms_no_reflink = 1;
+		}
+	}
+	for (size_t i = 0; i < npieces; i++) {
+		struct piece *p = &pieces[i];
+		if ((p->flags & (P_FROZEN | P_DONTFORK)) || p->ar->clone_fd >= 0)
+			continue;
+		size_t len = p->end - p->start;
+		if (arena_fd_ok(p->ar) &&
+		    oms_remap_over((void *)p->start, len, p->prot, MAP_PRIVATE, p->ar->fd,
+				   (off_t)p->off) == 0) {
+			p->flags |= P_FROZEN;
+			oms_big_unaccount(len);
+			p->ar->retired = 1;
+			continue;
+		}
+		/* No fd to remap from: snapshot through memory. */
+		p->snap = oms_sys_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				       -1, 0);
+		if (p->snap == MAP_FAILED)
+			p->snap = NULL;
+		else if (p->prot & PROT_READ)
+			memcpy(p->snap, (void *)p->start, len);
+	}
+	if (cur && cur->retired)
+		oms_stats.forks_cow++;
+}
+
+static void after_fork(int child)
+{
+	for (size_t i = npieces; i-- > 0;) {
+		struct piece *p = &pieces[i];
+		size_t len = p->end - p->start;
+		if (child && (p->flags & P_DONTFORK)) {
+			arena_unref(p->ar); /* the child never had it */
+			delete_piece(i);
+			continue;
+		}
+		if (child && p->ar->clone_fd >= 0)
+			oms_remap_over((void *)p->start, len, p->prot, MAP_SHARED, p->ar->clone_fd,
+				       (off_t)p->off);
+		if (p->snap) {
+			if (child)
+				oms_sys_mremap(p->snap, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+					       (void *)p->start);
+			else
+				oms_sys_munmap(p->snap, len);
+			p->snap = NULL;
+			if (child) { /* now plain anonymous memory */
+				oms_big_unaccount(len);
+				arena_unref(p->ar);
+				delete_piece(i);
+				continue;
+			}
+		}
+		if (child && (p->flags & P_WIPE)) {
+			p->flags &= ~P_WIPE; /* the kernel clears it in the child too */
+			zero_piece(i);
+		}
+	}
+	for (int k = 0; k < MAX_ARENAS; k++) {
+		struct arena *a = &arenas[k];
+		if (a->clone_fd < 0)
+			continue;
+		if (child) {
+			struct stat st;
+			if (arena_fd_ok(a))
+				oms_os.close(a->fd);
+			oms_os.fstat(a->clone_fd, &st);
+			a->fd = a->clone_fd;
+			a->dev = st.st_dev;
+			a->ino = st.st_ino;
+		} else
+			oms_os.close(a->clone_fd);
+		a->clone_fd = -1;
+	}
+}
+
+void oms_region_fork_parent(void)
+{
+	if (npieces)
+		after_fork(0);
+	pthread_mutex_unlock(&oms_map_lock);
+}
+
+void oms_region_fork_child(void)
+{
+	if (npieces)
+		after_fork(1);
+	pthread_mutex_unlock(&oms_map_lock);
+}

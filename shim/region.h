@@ -1,0 +1,37 @@
+/* region.h - redirected anonymous mmap() regions.
+ *
+ * A redirected mapping is a piece of an "arena": one unlinked file per
+ * process (per fork generation) in OOMSHIELD_DIR, at a file offset handed
+ * out by a small extent allocator, mapped MAP_SHARED.  One fd serves all
+ * regions, so thousands of mappings cost one descriptor; a region split by
+ * a partial munmap/mprotect is simply two pieces at two offsets.
+ *
+ * Lock: oms_map_lock guards the piece table and the arenas.  It is taken
+ * only by the mmap-family wrappers and the fork handlers, never by the
+ * malloc family; syscalls run under it (they are the operation itself).
+ * Order: oms_map_lock before oms_lock (block.h has the whole order).
+ */
+#ifndef OMS_REGION_H
+#define OMS_REGION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+extern int oms_map_pieces; /* live piece count; 0 = nothing to look up */
+
+/* The wrappers' policy.  Each returns what the syscall would. */
+void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int oms_region_munmap(void *addr, size_t len);
+void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
+int oms_region_madvise(void *addr, size_t len, int advice);
+int oms_region_mprotect(void *addr, size_t len, int prot);
+
+/* 1 if this private anonymous request should live in a file. */
+int oms_region_wanted(size_t len, int prot, int flags);
+
+void oms_region_fork_prepare(void);
+void oms_region_fork_parent(void);
+void oms_region_fork_child(void);
+
+#endif
