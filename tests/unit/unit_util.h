@@ -1,0 +1,74 @@
+/* unit_util.h - small helpers shared by the Check unit tests: capture what
+ * the shim logs on fd 2, count substrings, count open fds.  Everything is
+ * static inline so that a test file may use any subset under -Werror. */
+#ifndef OMS_UNIT_UTIL_H
+#define OMS_UNIT_UTIL_H
+
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Redirect fd 2 to an unlinked temporary file until capture_end. */
+struct capture {
+	int saved, fd;
+};
+
+static inline void capture_begin(struct capture *c)
+{
+	char path[] = "/tmp/oms-unit-log-XXXXXX";
+	fflush(stderr);
+	c->fd = mkstemp(path);
+	ck_assert_int_ge(c->fd, 0);
+	unlink(path);
+	c->saved = dup(2);
+	ck_assert_int_ge(c->saved, 0);
+	ck_assert_int_eq(dup2(c->fd, 2), 2);
+}
+
+/* Restore fd 2 and return what was written, NUL-terminated, in buf. */
+static inline const char *capture_end(struct capture *c, char *buf, size_t cap)
+{
+	ck_assert_int_eq(dup2(c->saved, 2), 2);
+	close(c->saved);
+	size_t got = 0;
+	ssize_t r;
+	while (got < cap - 1 && (r = pread(c->fd, buf + got, cap - 1 - got, (off_t)got)) > 0)
+		got += (size_t)r;
+	buf[got] = '\0';
+	close(c->fd);
+	return buf;
+}
+
+static inline int count_substr(const char *hay, const char *needle)
+{
+	int n = 0;
+	size_t len = strlen(needle);
+	for (const char *p = hay; (p = strstr(p, needle)); p += len)
+		n++;
+	return n;
+}
+
+static inline int count_lines(const char *s)
+{
+	return count_substr(s, "\n");
+}
+
+/* Entries in /proc/self/fd (the directory's own fd is counted every time,
+ * so before/after comparisons are exact). */
+static inline int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	ck_assert_ptr_nonnull(d);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+#endif
