@@ -213,8 +213,14 @@ static void *resize_locked(struct oms_block *b, size_t size)
 	size_t extra = new_cap - cap;
 	if (oms_cfg.max && oms_stats.live + extra > oms_cfg.max)
 		return NULL;
-	if (oms_store_grow(b, cap, new_cap) < 0)
+	if (oms_store_grow(b, cap, new_cap) < 0) {
+		/* A fallocate that ran out part-way has already moved EOF: give
+		 * back what it got, so the file stays exactly cap bytes. */
+		int e = errno;
+		oms_store_shrink(b, cap);
+		errno = e;
 		return NULL;
+	}
 	char *p = oms_os.mremap(b->addr, cap, new_cap, 0, NULL);
 	if (p == MAP_FAILED) {
 		p = move_mapping(b, new_cap);

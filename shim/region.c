@@ -138,10 +138,12 @@ static struct arena *arena_current(void)
 
 static void arena_unref(struct arena *a)
 {
-	if (--a->refs == 0 && a != cur && a->fd >= 0) {
+	if (--a->refs == 0 && (a != cur || a->retired) && a->fd >= 0) {
 		if (arena_fd_ok(a))
 			oms_os.close(a->fd);
 		a->fd = 0; /* free slot (0 is never one of ours: fds sit high) */
+		if (a == cur)
+			cur = NULL;
 	}
 }
 
@@ -499,28 +501,53 @@ int oms_region_mprotect(void *addr, size_t len, int prot)
 	return r;
 }
 
-/* Give the piece a fresh extent with room to grow: copy the file range
- * in the kernel and swap the mapping in place. */
+/* Copy a piece's bytes to offset o of arena a.  A shared piece's file is
+ * authoritative: copy in the kernel.  A frozen piece's newest bytes are
+ * private pages: copy through memory. */
+static int copy_piece(struct piece *p, struct arena *a, uint64_t o)
+{
+	size_t len = p->end - p->start;
+	if (!(p->flags & P_FROZEN) && arena_fd_ok(p->ar)) {
+		loff_t in = (loff_t)p->off, out = (loff_t)o;
+		for (size_t done = 0; done < len;) {
+			ssize_t n = copy_file_range(p->ar->fd, &in, a->fd, &out, len - done, 0);
+			if (n <= 0)
+				goto by_memory;
+			done += (size_t)n;
+		}
+		return 0;
+	}
+by_memory:
+	if (!(p->prot & PROT_READ))
+		return -1;
+	char *dst = oms_sys_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, a->fd, (off_t)o);
+	if (dst == MAP_FAILED)
+		return -1;
+	memcpy(dst, (void *)p->start, len);
+	oms_sys_munmap(dst, len);
+	return 0;
+}
+
+/* Give the piece a fresh extent in the current arena with room to grow,
+ * and swap the mapping in place. */
 static int relocate(struct piece *p, uint64_t room)
 {
 	struct arena *a = arena_current();
 	size_t len = p->end - p->start;
-	if (!a || (p->flags & P_FROZEN) || !arena_fd_ok(p->ar))
+	if (!a)
 		return -1;
 	uint64_t o = arena_alloc(a, room);
-	if (oms_store_reserve(a->fd, o, len) < 0)
+	if (oms_store_reserve(a->fd, o, len) < 0 || copy_piece(p, a, o) < 0)
 		goto fail;
-	loff_t in = (loff_t)p->off, out = (loff_t)o;
-	for (size_t done = 0; done < len;) {
-		ssize_t n = copy_file_range(p->ar->fd, &in, a->fd, &out, len - done, 0);
-		if (n <= 0)
-			goto fail;
-		done += (size_t)n;
-	}
 	if (oms_remap_over((void *)p->start, len, p->prot, MAP_SHARED, a->fd, (off_t)o) < 0)
 		goto fail;
-	punch_fd(p->ar, p->off, len);
-	arena_free(p->ar, p->off, len);
+	if (p->flags & P_FROZEN) {
+		p->flags &= ~P_FROZEN; /* the relative keeps the old file */
+		oms_big_account(len);
+	} else {
+		punch_fd(p->ar, p->off, len);
+		arena_free(p->ar, p->off, len);
+	}
 	arena_unref(p->ar);
 	a->refs++;
 	/* Keep only what the piece uses; the rest goes back for the caller's

@@ -20,7 +20,7 @@ static int failures;
 
 /* The /proc/self/maps line containing p: 1 if it is a shared mapping of a
  * deleted file (a shim block), 0 if not, -1 if p is not mapped. */
-static int file_backed(const void *p)
+static inline int file_backed(const void *p)
 {
 	static char buf[1 << 20];
 	int fd = open("/proc/self/maps", O_RDONLY);

@@ -1,0 +1,10 @@
+# Anonymous mmap semantics on 64 MiB redirected mappings: fresh zero pages,
+# partial munmap, mremap (in place, MAYMOVE, shrink, FIXED), madvise
+# (DONTNEED/FREE read zero, DONTFORK, WIPEONFORK), mprotect, MAP_FIXED over
+# ours, fork, mlock, thousands of mappings; pass-through of everything that
+# must not be redirected; disk use back to zero.  Also run plain, to prove
+# the test itself holds for ordinary anonymous memory.
+. tests/lib/common.sh
+"$P/maps" all || fail "maps semantics fail even without the shim"
+EXPECT_SHIM=1 OOMSHIELD_THRESHOLD=64K run_shim timeout 300 "$P/maps" all || fail "maps semantics under the shim"
+assert_dir_empty "$T"

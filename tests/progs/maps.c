@@ -1,0 +1,406 @@
+/* maps.c - anonymous mmap semantics a protected program relies on, on
+ * mappings of 64 MiB.  Usage: maps TEST... (or all).  With EXPECT_SHIM=1
+ * and OOMSHIELD_DIR set it also checks which mappings live in the shim's
+ * files and that the files' disk use follows (run with THRESHOLD=64K). */
+#include "oms_test.h"
+
+#include <dirent.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define M64 ((size_t)64 << 20)
+#define MiB ((size_t)1 << 20)
+static int expect_shim;
+static const char *dir;
+
+/* 1 if the mapping holding p is a file in OOMSHIELD_DIR. */
+static int ours(const void *p)
+{
+	static char buf[1 << 20];
+	int fd = open("/proc/self/maps", O_RDONLY);
+	ssize_t n = 0, r;
+	while (fd >= 0 && (r = read(fd, buf + n, sizeof buf - 1 - (size_t)n)) > 0)
+		n += r;
+	close(fd);
+	buf[n] = 0;
+	for (char *line = buf; line && *line;) {
+		char *end = strchr(line, '\n');
+		if (end)
+			*end = 0;
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && (uintptr_t)p >= lo && (uintptr_t)p < hi) {
+			char *path = strchr(line, '/');
+			return path && dir && !strncmp(path, dir, strlen(dir));
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+static void want_ours(const void *p, int want)
+{
+	if (expect_shim)
+		CHECK(ours(p) == want);
+}
+
+/* Disk blocks (bytes) held by the shim's files: its fds into `dir`. */
+static long long disk_used(void)
+{
+	long long total = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char link[600], path[300];
+		snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(path, link, sizeof link - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		struct stat st;
+		if (dir && !strncmp(link, dir, strlen(dir)) && stat(path, &st) == 0)
+			total += (long long)st.st_blocks * 512;
+	}
+	if (d)
+		closedir(d);
+	return total;
+}
+
+static char *anon(size_t n)
+{
+	char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(p != MAP_FAILED);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Does touching p fault?  Tested in a child so that the fault is harmless. */
+static int faults(volatile char *p, int write)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (write)
+			*p = 1;
+		else
+			(void)*p;
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFSIGNALED(st) && (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGBUS);
+}
+
+static void t_zero(void)
+{
+	char *p = anon(M64);
+	CHECK(all_zero(p, M64));
+	want_ours(p, 1);
+	fill(p, M64, 3);
+	CHECK(verify(p, M64, 3));
+	CHECK(munmap(p, M64) == 0);
+	/* space that held data reads zero when mapped again */
+	for (int i = 0; i < 4; i++) {
+		p = anon(M64);
+		CHECK(all_zero(p, M64));
+		memset(p, 0x77, M64);
+		munmap(p, M64);
+	}
+}
+
+static void t_passthrough(void)
+{
+	char *small = mmap(NULL, 16384, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	want_ours(small, 0);
+	munmap(small, 16384);
+	char *ro = mmap(NULL, M64, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	want_ours(ro, 0);
+	munmap(ro, M64);
+	/* reservations cost nothing and stay plain */
+	char *res = mmap(NULL, (size_t)1 << 30, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(res != MAP_FAILED);
+	want_ours(res, 0);
+	char *nr = mmap(NULL, (size_t)1 << 30, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	CHECK(nr != MAP_FAILED);
+	want_ours(nr, 0);
+	munmap(nr, (size_t)1 << 30);
+	/* MAP_FIXED outside our regions: inside the reservation */
+	char *fx = mmap(res + M64, M64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	CHECK(fx == res + M64);
+	want_ours(fx, 0);
+	munmap(res, (size_t)1 << 30);
+	char *stk = mmap(NULL, M64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	want_ours(stk, 0);
+	munmap(stk, M64);
+	char *gd = mmap(NULL, M64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, -1, 0);
+	CHECK(gd != MAP_FAILED);
+	want_ours(gd, 0);
+	munmap(gd, M64);
+	char *huge = mmap(NULL, 4 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (huge != MAP_FAILED) { /* only where huge pages are configured */
+		want_ours(huge, 0);
+		munmap(huge, 4 * MiB);
+	}
+	/* file mappings are left alone */
+	char path[] = "/tmp/oms-maps.XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0 && ftruncate(fd, (off_t)M64) == 0);
+	char *fm = mmap(NULL, M64, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	CHECK(fm != MAP_FAILED && !ours(fm));
+	munmap(fm, M64);
+	close(fd);
+	unlink(path);
+	/* shared anonymous memory stays shared with children (IPC) */
+	char *sh = mmap(NULL, M64, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(sh != MAP_FAILED);
+	want_ours(sh, 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		sh[12345] = 42;
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+	CHECK(sh[12345] == 42);
+	munmap(sh, M64);
+}
+
+static void t_munmap(void)
+{
+	char *p = anon(M64);
+	fill(p, M64, 5);
+	long long before = disk_used();
+	size_t q = M64 / 4;
+	CHECK(munmap(p, q) == 0);                 /* start */
+	CHECK(munmap(p + 2 * q, q / 2) == 0);     /* middle */
+	CHECK(munmap(p + 4 * q - q / 2, q / 2) == 0); /* end */
+	CHECK(verify(p + q, q, 5 + (unsigned)(q / 512)));
+	CHECK(verify(p + 2 * q + q / 2, q, 5 + (unsigned)((2 * q + q / 2) / 512)));
+	CHECK(faults(p, 0) && faults(p + 2 * q, 1) && faults(p + 4 * q - 4096, 0));
+	if (expect_shim)
+		CHECK(before - disk_used() >= (long long)(2 * q - MiB));
+	munmap(p, M64);
+	if (expect_shim)
+		CHECK(disk_used() == 0);
+}
+
+static void t_mremap(void)
+{
+	/* grow in place: make room by unmapping the upper half first */
+	char *p = anon(2 * M64);
+	munmap(p + M64, M64);
+	fill(p, M64, 7);
+	char *g = mremap(p, M64, 2 * M64, 0);
+	CHECK(g == p);
+	if (g == p) {
+		CHECK(verify(g, M64, 7) && all_zero(g + M64, M64));
+		want_ours(g + M64, 1);
+		fill(g + M64, M64, 8);
+	}
+	/* grow with MAYMOVE, past a neighbour */
+	char *blocker = mmap(g + 2 * M64, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	char *m = mremap(g, 2 * M64, 3 * M64, MREMAP_MAYMOVE);
+	CHECK(m != MAP_FAILED);
+	if (m != MAP_FAILED) {
+		CHECK(verify(m, M64, 7) && all_zero(m + 2 * M64, M64));
+		want_ours(m, 1);
+	}
+	if (blocker != MAP_FAILED)
+		munmap(blocker, 4096);
+	/* shrink */
+	char *s = mremap(m, 3 * M64, M64, 0);
+	CHECK(s == m && verify(s, M64, 7));
+	CHECK(faults(m + 2 * M64, 0));
+	/* MREMAP_FIXED to a chosen place */
+	char *target = mmap(NULL, 2 * M64, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *f = mremap(s, M64, 2 * M64, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+	CHECK(f == target);
+	if (f == target) {
+		CHECK(verify(f, M64, 7) && all_zero(f + M64, M64));
+		munmap(f, 2 * M64);
+	}
+	if (expect_shim)
+		CHECK(disk_used() == 0);
+}
+
+static void t_madvise(void)
+{
+	int advs[] = {MADV_DONTNEED, MADV_FREE};
+	for (int i = 0; i < 2; i++) {
+		char *p = anon(M64);
+		memset(p, 0x5a, M64);
+		long long before = disk_used();
+		CHECK(madvise(p + M64 / 4, M64 / 2, advs[i]) == 0);
+		/* MADV_FREE on anonymous memory may keep the old bytes until
+		 * reclaim; the shim always zeroes (a valid outcome for both). */
+		if (advs[i] == MADV_DONTNEED || expect_shim)
+			CHECK(all_zero(p + M64 / 4, M64 / 2));
+		CHECK(p[0] == 0x5a && p[M64 - 1] == 0x5a && p[M64 / 4 - 1] == 0x5a);
+		if (expect_shim)
+			CHECK(before - disk_used() >= (long long)(M64 / 2 - MiB));
+		/* usable again afterwards */
+		memset(p + M64 / 4, 1, M64 / 2);
+		CHECK(p[M64 / 2] == 1);
+		munmap(p, M64);
+	}
+	char *p = anon(M64);
+	fill(p, M64, 9);
+	CHECK(madvise(p, M64, MADV_SEQUENTIAL) == 0 && madvise(p, M64, MADV_WILLNEED) == 0 &&
+	      madvise(p, M64, MADV_NORMAL) == 0);
+	CHECK(verify(p, M64, 9));
+	/* DONTFORK: the child has no such mapping */
+	CHECK(madvise(p, M64 / 2, MADV_DONTFORK) == 0);
+	CHECK(faults(p, 0) && !faults(p + M64 / 2, 0));
+	CHECK(madvise(p, M64 / 2, MADV_DOFORK) == 0);
+	CHECK(!faults(p, 0));
+	/* WIPEONFORK: the child sees zeros, the parent keeps its data */
+	CHECK(madvise(p, M64 / 2, MADV_WIPEONFORK) == 0);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(all_zero(p, M64 / 2) && verify(p + M64 / 2, M64 / 2, 9 + (unsigned)(M64 / 2 / 512)) ? 0 : 1);
+	int st;
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(verify(p, M64, 9));
+	munmap(p, M64);
+}
+
+static void t_mprotect(void)
+{
+	char *p = anon(M64);
+	fill(p, M64, 11);
+	CHECK(mprotect(p + M64 / 2, M64 / 2, PROT_READ) == 0);
+	CHECK(faults(p + M64 / 2, 1) && !faults(p + M64 / 2, 0) && !faults(p, 1));
+	CHECK(mprotect(p, M64, PROT_NONE) == 0);
+	CHECK(faults(p, 0));
+	CHECK(mprotect(p, M64, PROT_READ | PROT_WRITE) == 0);
+	CHECK(verify(p, M64, 11));
+	munmap(p, M64);
+}
+
+static void t_fixed(void)
+{
+	char *p = anon(M64);
+	fill(p, M64, 13);
+	char *mid = mmap(p + M64 / 4, M64 / 4, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	CHECK(mid == p + M64 / 4);
+	CHECK(all_zero(mid, M64 / 4));
+	CHECK(verify(p, M64 / 4, 13));
+	CHECK(verify(p + M64 / 2, M64 / 2, 13 + (unsigned)(M64 / 2 / 512)));
+	memset(mid, 2, M64 / 4);
+	munmap(p, M64);
+	if (expect_shim)
+		CHECK(disk_used() == 0);
+}
+
+static void t_fork(void)
+{
+	char *p = anon(M64);
+	fill(p, M64, 15);
+	int a[2], b[2];
+	CHECK(pipe(a) == 0 && pipe(b) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char c;
+		int ok = verify(p, M64, 15);
+		fill(p, M64, 25);
+		if (read(a[0], &c, 1) != 1)
+			_exit(3);
+		ok = ok && verify(p, M64, 25);
+		char *q = anon(M64); /* the child keeps mapping and unmapping */
+		fill(q, M64, 26);
+		ok = ok && verify(q, M64, 26) && munmap(q, M64) == 0 && munmap(p, M64) == 0;
+		if (write(b[1], "x", 1) != 1)
+			_exit(4);
+		_exit(ok ? 0 : 1);
+	}
+	fill(p, M64, 35);
+	CHECK(write(a[1], "x", 1) == 1);
+	char c;
+	CHECK(read(b[0], &c, 1) == 1);
+	CHECK(verify(p, M64, 35));
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	memset(p, 0, M64);
+	CHECK(madvise(p, M64, MADV_DONTNEED) == 0 && all_zero(p, M64));
+	munmap(p, M64);
+}
+
+static void t_mlock(void)
+{
+	char *p = anon(M64);
+	fill(p, M64, 17);
+	CHECK(mlock(p, M64) == 0);
+	CHECK(verify(p, M64, 17));
+	CHECK(munlock(p, M64) == 0);
+	CHECK(mlockall(MCL_CURRENT) == 0);
+	CHECK(munlockall() == 0);
+	munmap(p, M64);
+}
+
+static void t_many(void)
+{
+	enum { N = 3000 };
+	static char *m[N];
+	static size_t len[N];
+	unsigned seed = 1;
+	for (int i = 0; i < N; i++) {
+		len[i] = ((size_t)64 << 10) * (1 + rand_r(&seed) % 24);
+		m[i] = anon(len[i]);
+		if (m[i])
+			fill(m[i], len[i], (unsigned)i);
+	}
+	int maps = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	while (f && fgets(line, sizeof line, f))
+		maps++;
+	if (f)
+		fclose(f);
+	CHECK(maps < 65530 / 4);
+	for (int k = 0; k < N; k++) { /* unmap in random order */
+		int i = (int)(rand_r(&seed) % N);
+		while (!m[i])
+			i = (i + 1) % N;
+		CHECK(verify(m[i], len[i], (unsigned)i));
+		CHECK(munmap(m[i], len[i]) == 0);
+		m[i] = NULL;
+		if (k == N / 2) /* churn in the middle */
+			for (int j = 0; j < 200; j++) {
+				char *t = anon(len[j]);
+				if (t) {
+					CHECK(all_zero(t, len[j]));
+					munmap(t, len[j]);
+				}
+			}
+	}
+	if (expect_shim)
+		CHECK(disk_used() == 0);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct { const char *name; void (*fn)(void); } tests[] = {
+		{"zero", t_zero}, {"passthrough", t_passthrough}, {"munmap", t_munmap},
+		{"mremap", t_mremap}, {"madvise", t_madvise}, {"mprotect", t_mprotect},
+		{"fixed", t_fixed}, {"fork", t_fork}, {"mlock", t_mlock}, {"many", t_many},
+	};
+	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
+	dir = getenv("OOMSHIELD_DIR");
+	for (int a = 1; a < argc; a++) {
+		int found = 0;
+		for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+			if (!strcmp(argv[a], "all") || !strcmp(argv[a], tests[i].name)) {
+				int before = failures;
+				tests[i].fn();
+				fprintf(stderr, "%s %s\n", failures == before ? "ok  " : "FAIL", tests[i].name);
+				found = 1;
+			}
+		if (!found) {
+			fprintf(stderr, "unknown test %s\n", argv[a]);
+			return 2;
+		}
+	}
+	return failures ? 1 : 0;
+}
