@@ -45,7 +45,7 @@ enum { P_FROZEN = 1, P_DONTFORK = 2, P_WIPE = 4 };
 struct ext { uint64_t off, len; };
 
 struct arena {
-	int fd, refs, retired, clone_fd;
+	int fd, refs, retired;
 	dev_t dev;
 	ino_t ino;
 	uint64_t top;          /* offsets >= top are unused holes */
@@ -64,6 +64,7 @@ struct piece {
 #define MAX_ARENAS 32
 static struct arena arenas[MAX_ARENAS];
 static struct arena *cur;
+static int cur_clone = -1; /* fork: reflink of cur for the child, or -1 */
 static struct piece *pieces;
 static size_t npieces, cap_pieces;
 static pthread_mutex_t oms_map_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -129,7 +130,6 @@ static struct arena *arena_current(void)
 	a->ext = keep;
 	a->cap_ext = keep_cap;
 	a->fd = fd;
-	a->clone_fd = -1;
 	a->dev = st.st_dev;
 	a->ino = st.st_ino;
 	cur = a;
@@ -643,7 +643,7 @@ void oms_region_fork_prepare(void)
 	if (cur && !oms_no_reflink && arena_fd_ok(cur) && cur->refs) {
 		int fd = oms_os.open_tmpfile(oms_cfg.dir);
 		if (fd >= 0 && oms_os.ficlone(fd, cur->fd) == 0) {
-			cur->clone_fd = fd;
+			cur_clone = fd;
 			oms_stats.forks_reflink++;
 		} else {
 			if (fd >= 0)
@@ -653,7 +653,7 @@ void oms_region_fork_prepare(void)
 	}
 	for (size_t i = 0; i < npieces; i++) {
 		struct piece *p = &pieces[i];
-		if ((p->flags & (P_FROZEN | P_DONTFORK)) || p->ar->clone_fd >= 0)
+		if ((p->flags & (P_FROZEN | P_DONTFORK)) || (p->ar == cur && cur_clone >= 0))
 			continue;
 		size_t len = p->end - p->start;
 		if (arena_fd_ok(p->ar) &&
@@ -686,8 +686,8 @@ static void after_fork(int child)
 			delete_piece(i);
 			continue;
 		}
-		if (child && p->ar->clone_fd >= 0)
-			oms_remap_over((void *)p->start, len, p->prot, MAP_SHARED, p->ar->clone_fd,
+		if (child && p->ar == cur && cur_clone >= 0)
+			oms_remap_over((void *)p->start, len, p->prot, MAP_SHARED, cur_clone,
 				       (off_t)p->off);
 		if (p->snap) {
 			if (child)
@@ -708,21 +708,18 @@ static void after_fork(int child)
 			zero_piece(i);
 		}
 	}
-	for (int k = 0; k < MAX_ARENAS; k++) {
-		struct arena *a = &arenas[k];
-		if (a->clone_fd < 0)
-			continue;
+	if (cur_clone >= 0) {
 		if (child) {
 			struct stat st;
-			if (arena_fd_ok(a))
-				oms_os.close(a->fd);
-			oms_os.fstat(a->clone_fd, &st);
-			a->fd = a->clone_fd;
-			a->dev = st.st_dev;
-			a->ino = st.st_ino;
+			if (arena_fd_ok(cur))
+				oms_os.close(cur->fd);
+			oms_os.fstat(cur_clone, &st);
+			cur->fd = cur_clone;
+			cur->dev = st.st_dev;
+			cur->ino = st.st_ino;
 		} else
-			oms_os.close(a->clone_fd);
-		a->clone_fd = -1;
+			oms_os.close(cur_clone);
+		cur_clone = -1;
 	}
 }
 

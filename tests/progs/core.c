@@ -187,6 +187,7 @@ static void t_fork(void)
 	fill(small, SMALL, 12);
 	int pipefd[2], back[2];
 	CHECK(pipe(pipefd) == 0 && pipe(back) == 0);
+	int fds = count_fds();
 	pid_t pid = fork();
 	if (pid == 0) {
 		char c;
@@ -219,6 +220,7 @@ static void t_fork(void)
 	CHECK(verify(p, n, 31));
 	int st;
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(count_fds() == fds);
 	/* the parent's block is still fully usable */
 	p = realloc(p, 3 * n);
 	CHECK(p && verify(p, n, 31));

@@ -300,6 +300,7 @@ static void t_fork(void)
 	fill(p, M64, 15);
 	int a[2], b[2];
 	CHECK(pipe(a) == 0 && pipe(b) == 0);
+	int fds = count_fds();
 	pid_t pid = fork();
 	if (pid == 0) {
 		char c;
@@ -322,6 +323,7 @@ static void t_fork(void)
 	CHECK(verify(p, M64, 35));
 	int st;
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(count_fds() == fds); /* fork handlers closed none of the program's fds */
 	memset(p, 0, M64);
 	CHECK(madvise(p, M64, MADV_DONTNEED) == 0 && all_zero(p, M64));
 	munmap(p, M64);

@@ -44,6 +44,16 @@ static inline int file_backed(const void *p)
 	return -1;
 }
 
+/* Open descriptors, so a test can see that a fork closed none of ours. */
+static inline int count_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 4096; fd++)
+		if (fcntl(fd, F_GETFD) != -1)
+			n++;
+	return n;
+}
+
 static void fill(void *p, size_t n, unsigned seed)
 {
 	unsigned char *c = p;
