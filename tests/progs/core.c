@@ -383,26 +383,12 @@ static void t_usable(void)
 
 int main(int argc, char **argv)
 {
-	static const struct { const char *name; void (*fn)(void); } tests[] = {
+	static const struct named_test tests[] = {
 		{"entry", t_entry}, {"realloc", t_realloc}, {"calloc", t_calloc},
 		{"zero", t_zero}, {"align", t_align}, {"errno", t_errno},
 		{"fork", t_fork}, {"forkthreads", t_forkthreads}, {"threads", t_threads},
 		{"growth", t_growth}, {"usable", t_usable}, {"fds", t_fds},
 	};
 	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
-	for (int a = 1; a < argc; a++) {
-		int found = 0;
-		for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-			if (!strcmp(argv[a], "all") || !strcmp(argv[a], tests[i].name)) {
-				int before = failures;
-				tests[i].fn();
-				fprintf(stderr, "%s %s\n", failures == before ? "ok  " : "FAIL", tests[i].name);
-				found = 1;
-			}
-		if (!found) {
-			fprintf(stderr, "unknown test %s\n", argv[a]);
-			return 2;
-		}
-	}
-	return failures ? 1 : 0;
+	return run_named(tests, sizeof tests / sizeof tests[0], argc, argv);
 }

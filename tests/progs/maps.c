@@ -19,25 +19,11 @@ static const char *dir;
 /* 1 if the mapping holding p is a file in OOMSHIELD_DIR. */
 static int ours(const void *p)
 {
-	static char buf[1 << 20];
-	int fd = open("/proc/self/maps", O_RDONLY);
-	ssize_t n = 0, r;
-	while (fd >= 0 && (r = read(fd, buf + n, sizeof buf - 1 - (size_t)n)) > 0)
-		n += r;
-	close(fd);
-	buf[n] = 0;
-	for (char *line = buf; line && *line;) {
-		char *end = strchr(line, '\n');
-		if (end)
-			*end = 0;
-		unsigned long lo, hi;
-		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && (uintptr_t)p >= lo && (uintptr_t)p < hi) {
-			char *path = strchr(line, '/');
-			return path && dir && !strncmp(path, dir, strlen(dir));
-		}
-		line = end ? end + 1 : NULL;
-	}
-	return 0;
+	char line[1024];
+	if (!dir || !maps_line(p, line, sizeof line))
+		return 0;
+	char *path = strchr(line, '/');
+	return path && !strncmp(path, dir, strlen(dir));
 }
 
 static void want_ours(const void *p, int want)
@@ -383,26 +369,12 @@ static void t_many(void)
 
 int main(int argc, char **argv)
 {
-	static const struct { const char *name; void (*fn)(void); } tests[] = {
+	static const struct named_test tests[] = {
 		{"zero", t_zero}, {"passthrough", t_passthrough}, {"munmap", t_munmap},
 		{"mremap", t_mremap}, {"madvise", t_madvise}, {"mprotect", t_mprotect},
 		{"fixed", t_fixed}, {"fork", t_fork}, {"mlock", t_mlock}, {"many", t_many},
 	};
 	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
 	dir = getenv("OOMSHIELD_DIR");
-	for (int a = 1; a < argc; a++) {
-		int found = 0;
-		for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-			if (!strcmp(argv[a], "all") || !strcmp(argv[a], tests[i].name)) {
-				int before = failures;
-				tests[i].fn();
-				fprintf(stderr, "%s %s\n", failures == before ? "ok  " : "FAIL", tests[i].name);
-				found = 1;
-			}
-		if (!found) {
-			fprintf(stderr, "unknown test %s\n", argv[a]);
-			return 2;
-		}
-	}
-	return failures ? 1 : 0;
+	return run_named(tests, sizeof tests / sizeof tests[0], argc, argv);
 }

@@ -18,9 +18,9 @@ static int failures;
 	fprintf(stderr, "%s:%d: check failed: %s (errno %d)\n", __FILE__, __LINE__, #cond, errno); \
 	failures++; } } while (0)
 
-/* The /proc/self/maps line containing p: 1 if it is a shared mapping of a
- * deleted file (a shim block), 0 if not, -1 if p is not mapped. */
-static inline int file_backed(const void *p)
+/* Copy the /proc/self/maps line whose range holds p into line; 0 if p is
+ * not mapped. */
+static inline int maps_line(const void *p, char *line, size_t cap)
 {
 	static char buf[1 << 20];
 	int fd = open("/proc/self/maps", O_RDONLY);
@@ -30,18 +30,58 @@ static inline int file_backed(const void *p)
 	if (fd >= 0)
 		close(fd);
 	buf[n] = 0;
-	for (char *line = buf; line && *line;) {
-		char *end = strchr(line, '\n');
+	for (char *l = buf; l && *l;) {
+		char *end = strchr(l, '\n');
 		if (end)
 			*end = 0;
 		unsigned long lo, hi;
-		char perms[8];
-		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 &&
-		    (uintptr_t)p >= lo && (uintptr_t)p < hi)
-			return perms[3] == 's' && strstr(line, "(deleted)") != NULL;
-		line = end ? end + 1 : NULL;
+		if (sscanf(l, "%lx-%lx", &lo, &hi) == 2 && (uintptr_t)p >= lo && (uintptr_t)p < hi) {
+			size_t len = strlen(l) < cap - 1 ? strlen(l) : cap - 1;
+			memcpy(line, l, len);
+			line[len] = 0;
+			return 1;
+		}
+		l = end ? end + 1 : NULL;
 	}
-	return -1;
+	return 0;
+}
+
+/* 1 if p is in a shared mapping of a deleted file (a shim block), 0 if
+ * not, -1 if p is not mapped. */
+static inline int file_backed(const void *p)
+{
+	char line[1024], perms[8];
+	unsigned long lo, hi;
+	if (!maps_line(p, line, sizeof line))
+		return -1;
+	return sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && perms[3] == 's' &&
+	       strstr(line, "(deleted)") != NULL;
+}
+
+struct named_test {
+	const char *name;
+	void (*fn)(void);
+};
+
+/* Run the tests named on the command line ("all" runs every one); prints
+ * one ok/FAIL line per test on stderr; exit status for main. */
+static inline int run_named(const struct named_test *t, size_t n, int argc, char **argv)
+{
+	for (int a = 1; a < argc; a++) {
+		int found = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(argv[a], "all") || !strcmp(argv[a], t[i].name)) {
+				int before = failures;
+				t[i].fn();
+				fprintf(stderr, "%s %s\n", failures == before ? "ok  " : "FAIL", t[i].name);
+				found = 1;
+			}
+		if (!found) {
+			fprintf(stderr, "unknown test %s\n", argv[a]);
+			return 2;
+		}
+	}
+	return failures ? 1 : 0;
 }
 
 /* Open descriptors, so a test can see that a fork closed none of ours. */
