@@ -298,6 +298,26 @@ static void span(uintptr_t a, uintptr_t b, size_t *lo, size_t *hi)
 		(*hi)++;
 }
 
+/* Merge pieces [lo, hi] with their right neighbours where they have become
+ * one mapping again (same file, contiguous offsets, same protection and
+ * flags): keeps the table as small as the kernel's own VMA list. */
+static void coalesce(size_t lo, size_t hi)
+{
+	if (lo > 0)
+		lo--;
+	for (size_t i = lo; i < hi && i + 1 < npieces;) {
+		struct piece *p = &pieces[i], *q = &pieces[i + 1];
+		if (p->end == q->start && p->ar == q->ar && p->off + (p->end - p->start) == q->off &&
+		    p->prot == q->prot && p->flags == q->flags && !p->snap && !q->snap) {
+			p->end = q->end;
+			arena_unref(q->ar);
+			delete_piece(i + 1);
+			hi--;
+		} else
+			i++;
+	}
+}
+
 /* Drop the bookkeeping for [a, b), whose mappings are already gone.
  * `punch`: give the disk back through the fd (the mapping is gone). */
 static void forget(uintptr_t a, uintptr_t b, int punch)
@@ -456,9 +476,18 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 	case MADV_FREE:
 		if ((r = advise_gaps(a, b, advice)) < 0)
 			break;
-		span(a, b, &lo, &hi);
-		while (hi > lo)
-			zero_piece(--hi);
+		/* Punch each shared piece's part in place; only what cannot be
+		 * punched (frozen by a fork, fd lost) is split and replaced. */
+		for (size_t i = first_after(a); i < npieces && pieces[i].start < b;) {
+			struct piece *p = &pieces[i];
+			uintptr_t x = p->start > a ? p->start : a, y = p->end < b ? p->end : b;
+			if (!(p->flags & P_FROZEN) && punch_fd(p->ar, p->off + (x - p->start), y - x) == 0) {
+				i++;
+				continue;
+			}
+			span(x, y, &lo, &hi); /* now pieces[lo] is exactly [x, y) */
+			i = zero_piece(lo) ? lo : lo + 1;
+		}
 		break;
 	case MADV_DONTFORK:
 	case MADV_DOFORK:
@@ -468,6 +497,7 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 		for (size_t i = lo; i < hi; i++)
 			pieces[i].flags = advice == MADV_DONTFORK ? (pieces[i].flags | P_DONTFORK)
 								  : (pieces[i].flags & ~P_DONTFORK);
+		coalesce(lo, hi);
 		break;
 	case MADV_WIPEONFORK:
 	case MADV_KEEPONFORK:
@@ -479,6 +509,7 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 		for (size_t i = lo; i < hi; i++)
 			pieces[i].flags = advice == MADV_WIPEONFORK ? (pieces[i].flags | P_WIPE)
 								    : (pieces[i].flags & ~P_WIPE);
+		coalesce(lo, hi);
 		break;
 	default:
 		r = oms_sys_madvise(addr, len, advice);
@@ -497,6 +528,7 @@ int oms_region_mprotect(void *addr, size_t len, int prot)
 	span((uintptr_t)addr, (uintptr_t)addr + page_up(len), &lo, &hi);
 	for (size_t i = lo; i < hi; i++)
 		pieces[i].prot = prot;
+	coalesce(lo, hi);
 	pthread_mutex_unlock(&oms_map_lock);
 	return r;
 }

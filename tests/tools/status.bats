@@ -59,10 +59,13 @@ field() {   # field LABEL: the value printed after a status label
 @test "oomshield status PID runs the same tool" {
 	start_holder --no-defrag
 	run "$STATUS" "$PID"
-	direct=$output
+	# Free space, residency and dirtiness move with the rest of the machine
+	# between two snapshots; everything else must be identical.
+	direct=$(printf '%s\n' "$output" | grep -viE 'free|resident|dirty')
 	run "$OOMSHIELD" status "$PID"
 	[ "$status" -eq 0 ]
-	[ "$output" = "$direct" ]
+	[ "$(printf '%s\n' "$output" | grep -viE 'free|resident|dirty')" = "$direct" ]
+	[ -n "$direct" ]
 }
 
 @test "the DefragTick thread is seen while it runs" {
