@@ -23,22 +23,27 @@ for a in $arches; do
 	fi
 done
 
-# Packages every run needs; the others are optional (a foreign Check or
-# libelf that cannot be co-installed only costs the unit tests or the
-# checker tool for that target).
+# Packages of the build machine's architecture go in one apt-get call;
+# foreign-architecture ones one by one, since one that cannot be had (its
+# index mid-sync on the mirror, or a version behind the native package it
+# must match) must not stop the others.  Whatever is missing is skipped by
+# the make targets with a reason.
 # Not gcc-multilib/g++-multilib: in Debian 12 those metapackages Conflict
 # with every gcc-*-linux-gnu* cross compiler.  gcc-12-multilib and
 # g++-12-multilib (what they pull in, what `gcc -m32` needs) do not.
 gccv=$(gcc -dumpversion 2>/dev/null | cut -d. -f1)
 gccv=${gccv:-12}
 base="gcc-$gccv-multilib g++-$gccv-multilib qemu-user
-check:i386 libsubunit-dev:i386
 gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf"
-opt="libelf-dev:i386 check:armhf libsubunit-dev:armhf"
+foreign="check:i386 libsubunit-dev:i386 check:armhf libsubunit-dev:armhf"
 if [ "$mode" != quick ]; then
 	base="$base gcc-aarch64-linux-gnu g++-aarch64-linux-gnu"
-	opt="$opt check:arm64 libsubunit-dev:arm64"
+	foreign="$foreign check:arm64 libsubunit-dev:arm64"
 fi
+# Tried only when something above is missing: the i386 libelf often cannot
+# be had (it must match the native libelf1's version); it only costs the
+# i386 oomshield-check.
+optional="libelf-dev:i386"
 
 missing() { # prints the packages of "$@" that are not installed
 	for p in "$@"; do
@@ -46,7 +51,7 @@ missing() { # prints the packages of "$@" that are not installed
 	done
 }
 todo=$(missing $base)
-otodo=$(missing $opt)
+otodo=$(missing $foreign)
 [ -z "$todo$otodo" ] && [ $need_update = 0 ] && { echo "deps.sh: all cross packages present"; exit 0; }
 
 apt_get() { # retry while another apt holds the lock
@@ -55,15 +60,16 @@ apt_get() { # retry while another apt holds the lock
 		i=$((i + 1)); [ $i -ge 3 ] && return 1; sleep 5
 	done
 }
-apt_get update -qq || echo "deps.sh: apt-get update failed; trying with the lists we have"
+apt-get -o DPkg::Lock::Timeout=120 update -qq >/dev/null 2>&1 ||
+	echo "deps.sh: apt-get update reported errors (a foreign index mid-sync?); installing from the lists it has"
 status=0
 if [ -n "$todo" ]; then
 	echo "deps.sh: installing" $todo
 	apt_get install -y -qq --no-install-recommends $todo || status=1
 fi
-for p in $otodo; do   # one by one: one that conflicts must not stop the others
+for p in $otodo $(missing $optional); do
 	apt_get install -y -qq --no-install-recommends "$p" >/dev/null 2>&1 ||
-		echo "deps.sh: optional $p could not be installed (the cross targets skip what needs it)"
+		echo "deps.sh: $p could not be installed (the cross targets skip what needs it)"
 done
 [ $status = 0 ] || echo "deps.sh: some packages failed to install; the cross targets skip what they lack"
 exit 0
