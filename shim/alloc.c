@@ -62,7 +62,7 @@ void *oms_malloc_slow(size_t n)
 	if (n < oms_threshold)
 		return oms_next.malloc(n);
 	int e = errno;
-	void *p = oms_big_alloc(n, OMS_GRANULE);
+	void *p = oms_big_alloc(n, OMS_GRANULE, 0);
 	if (p) {
 		errno = e;
 		return p;
@@ -83,7 +83,7 @@ void *oms_calloc_slow(size_t n, size_t size)
 	if (total < oms_threshold)
 		return oms_next.calloc(n, size);
 	int e = errno;
-	void *p = oms_big_alloc(total, OMS_GRANULE); /* a new file reads as zero */
+	void *p = oms_big_alloc(total, OMS_GRANULE, 1);
 	errno = e;
 	return p ? p : oms_next.calloc(n, size);
 }
@@ -162,7 +162,7 @@ void *oms_realloc_slow(void *p, size_t n)
 	}
 	if (n >= oms_threshold && oms_next.usable) {
 		size_t old = oms_next.usable(p);
-		void *q = copy_into(oms_big_alloc(n, OMS_GRANULE), p, old, n);
+		void *q = copy_into(oms_big_alloc(n, OMS_GRANULE, 0), p, old, n);
 		errno = e;
 		if (q) {
 			oms_next.free(p);
@@ -193,7 +193,7 @@ void *oms_memalign_slow(size_t align, size_t n, int kind)
 	 * fails, depending on the entry point and version). */
 	if (want >= oms_threshold && pow2(align) && want >= n) {
 		int e = errno;
-		void *p = oms_big_alloc(want, align);
+		void *p = oms_big_alloc(want, align, 0);
 		errno = e;
 		if (p)
 			return p;
@@ -229,7 +229,7 @@ int oms_posix_memalign_slow(void **out, size_t align, size_t n)
 	}
 	if (n >= oms_threshold && pow2(align) && align % sizeof(void *) == 0) {
 		int e = errno;
-		void *p = oms_big_alloc(n, align);
+		void *p = oms_big_alloc(n, align, 0);
 		errno = e;
 		if (p) {
 			*out = p;

@@ -26,6 +26,7 @@
  * - A block whose fd the program closed is snapshotted to anonymous memory.
  */
 #include "big.h"
+#include "cache.h"
 #include "config.h"
 #include "log.h"
 #include "os.h"
@@ -87,7 +88,43 @@ void oms_big_unaccount(size_t bytes)
 	pthread_mutex_unlock(&oms_lock);
 }
 
-void *oms_big_alloc(size_t size, size_t align)
+/* A block from the cache of freed blocks (cache.h), or NULL. */
+static void *from_cache(size_t size, size_t cap, int zero)
+{
+	struct oms_cache_out out = {.n = 0};
+	struct oms_cached c;
+	struct oms_block *b = NULL;
+	uint64_t now = oms_os.now_ms();
+	pthread_mutex_lock(&oms_lock);
+	int hit = oms_cache_take(cap, now, &c, &out);
+	if (hit && (b = oms_block_new())) {
+		b->addr = c.addr;
+		b->cap = c.cap;
+		b->size = size;
+		b->fd = c.fd;
+		b->dev = c.dev;
+		b->ino = c.ino;
+		b->prot = PROT_READ | PROT_WRITE;
+		if (oms_block_register(b) < 0) {
+			oms_block_free(b);
+			b = NULL;
+		} else {
+			oms_stats.blocks++;
+			oms_stats.bytes += size;
+		}
+	}
+	if (hit && !b)
+		out.e[out.n++] = c;
+	pthread_mutex_unlock(&oms_lock);
+	oms_cache_release(&out);
+	if (!b)
+		return NULL;
+	if (zero)
+		memset(b->addr, 0, size);
+	return b->addr;
+}
+
+void *oms_big_alloc(size_t size, size_t align, int zero)
 {
 	if (!oms_cfg.dir_ok) {
 		oms_stats_count(OMS_CAUSE_NODIR); /* config.c said why, once */
@@ -96,11 +133,25 @@ void *oms_big_alloc(size_t size, size_t align)
 	if (size > SIZE_MAX / 2)
 		return NULL;
 	size_t cap = round_up(size ? size : 1, oms_page);
+	if (align <= OMS_GRANULE && oms_cfg.cache) {
+		void *p = from_cache(size, cap, zero);
+		if (p)
+			return p;
+	}
 	if (align < OMS_GRANULE)
 		align = OMS_GRANULE;
 	if (!oms_big_account(cap)) {
-		oms_stats_fallback(OMS_CAUSE_MAX, 0, size);
-		return NULL;
+		/* Cached blocks count against OOMSHIELD_MAX: give them back
+		 * before refusing. */
+		struct oms_cache_out out = {.n = 0};
+		pthread_mutex_lock(&oms_lock);
+		oms_cache_flush(&out);
+		pthread_mutex_unlock(&oms_lock);
+		oms_cache_release(&out);
+		if (!oms_big_account(cap)) {
+			oms_stats_fallback(OMS_CAUSE_MAX, 0, size);
+			return NULL;
+		}
 	}
 	struct oms_block tmp = {.fd = -1};
 	char *addr = NULL;
@@ -154,16 +205,39 @@ fail:
 
 void oms_big_free(struct oms_block *b)
 {
+	struct oms_cache_out out = {.n = 0};
+	uint64_t now = oms_cfg.cache ? oms_os.now_ms() : 0;
+	int kept = 0;
 	pthread_mutex_lock(&oms_lock);
+	/* Decided under the lock: a fork may freeze the block until then. */
+	int cacheable = oms_cfg.cache && b->dev && b->fd >= 0 &&
+			!(b->flags & (OMS_BLK_FROZEN | OMS_BLK_NOCACHE));
 	struct oms_block copy = *b;
 	oms_block_unregister(b);
-	if (b->dev) /* still in a file, not a fork snapshot */
+	if (cacheable) {
+		struct oms_cached c = {b->addr, b->cap, b->fd, b->dev, b->ino, 0};
+		kept = oms_cache_put(&c, now, &out);
+	}
+	if (!kept && b->dev) /* still in a file, not a fork snapshot */
 		oms_stats.live -= b->cap;
 	oms_block_free(b);
 	pthread_mutex_unlock(&oms_lock);
+	oms_cache_release(&out);
+	if (kept)
+		return;
 	/* Unmapping the last mapping and closing the last fd frees the disk. */
 	oms_os.munmap(copy.addr, copy.cap);
 	oms_store_close(&copy);
+}
+
+void oms_big_note_mprotect(const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr, z = a + len;
+	pthread_mutex_lock(&oms_lock);
+	for (struct oms_block *b = oms_live; b; b = b->next)
+		if ((uintptr_t)b->addr < z && a < (uintptr_t)b->addr + b->cap)
+			b->flags |= OMS_BLK_NOCACHE; /* its protection is no longer ours */
+	pthread_mutex_unlock(&oms_lock);
 }
 
 /* Move the mapping to a fresh granule-aligned range of new_cap bytes; the
@@ -252,7 +326,7 @@ void *oms_big_resize(struct oms_block *b, size_t size)
 		return p;
 	/* Move into a new file; the old block is untouched until the copy is
 	 * complete. */
-	void *n = oms_big_alloc(size, OMS_GRANULE);
+	void *n = oms_big_alloc(size, OMS_GRANULE, 0);
 	if (!n)
 		return NULL;
 	memcpy(n, b->addr, b->cap < size ? b->cap : size);
@@ -332,6 +406,9 @@ void oms_big_fork_parent(void)
 void oms_big_fork_child(void)
 {
 	static int warned;
+	/* Cached blocks are still shared with the parent: not ours to reuse. */
+	struct oms_cache_out out = {.n = 0};
+	oms_cache_flush(&out);
 	for (struct oms_block *b = oms_live; b; b = b->next) {
 		if (b->child_fd >= 0) {
 			struct stat st;
@@ -363,4 +440,5 @@ void oms_big_fork_child(void)
 		}
 	}
 	pthread_mutex_unlock(&oms_lock);
+	oms_cache_release(&out);
 }

@@ -15,13 +15,17 @@
 extern size_t oms_page;
 
 /* A fresh zero-filled block of at least `size` bytes aligned to `align`
- * (a power of two); NULL if it cannot be placed (cause counted, logged). */
-void *oms_big_alloc(size_t size, size_t align);
+ * (a power of two); NULL if it cannot be placed (cause counted, logged).
+ * `zero`: the caller needs zeros (a reused cached block is cleared). */
+void *oms_big_alloc(size_t size, size_t align, int zero);
 
 void oms_big_free(struct oms_block *b);
 
 /* Resize in place or move; NULL if neither works (b unchanged). */
 void *oms_big_resize(struct oms_block *b, size_t size);
+
+/* The program changed protection inside a block: never cache it. */
+void oms_big_note_mprotect(const void *addr, size_t len);
 
 /* Count bytes placed in files against OOMSHIELD_MAX; 0 if over it. */
 int oms_big_account(size_t bytes);

@@ -31,7 +31,7 @@
 enum oms_block_flags {
 	OMS_BLK_FROZEN = 1, /* file shared copy-on-write with a fork relative:
 	                       never write, grow, shrink or punch it */
-	OMS_BLK_MMAP = 2,   /* a redirected mmap() region, not a malloc block */
+	OMS_BLK_NOCACHE = 2, /* mprotect'ed by the program: do not reuse */
 };
 
 struct oms_block {

@@ -201,6 +201,7 @@ void oms_config_load(struct oms_config *c, const char *(*get)(const char *))
 	c->threshold = 1u << 20;
 	c->log_level = OMS_LOG_WARN;
 	c->mmap = 1;
+	c->cache = (size_t)64 << 20;
 	c->defrag = 1;
 	c->defrag_interval_ms = 1000;
 	c->frag_index_milli = 500;
@@ -274,6 +275,13 @@ void oms_config_load(struct oms_config *c, const char *(*get)(const char *))
 			oms_warn("OOMSHIELD_MAX=%s: not a size (e.g. 512M, 2G); using no limit", v);
 		else
 			c->max = x;
+	}
+	if ((v = get("OOMSHIELD_CACHE"))) {
+		uint64_t x;
+		if (oms_config_parse_size(v, &x) < 0 || x > SIZE_MAX / 2)
+			oms_warn("OOMSHIELD_CACHE=%s: not a size (e.g. 0, 64M); using %zu", v, c->cache);
+		else
+			c->cache = (size_t)x;
 	}
 	if ((v = get("OOMSHIELD_PROC_ROOT")))
 		copy_str(c->proc_root, sizeof c->proc_root, v, "OOMSHIELD_PROC_ROOT");

@@ -27,6 +27,7 @@ struct oms_config {
 	int stats;                /* OOMSHIELD_STATS */
 	char proc_root[OMS_PATH_MAX]; /* OOMSHIELD_PROC_ROOT, "" = real */
 	int mmap;                 /* OOMSHIELD_MMAP: redirect anonymous mmap */
+	size_t cache;             /* OOMSHIELD_CACHE: bytes of freed blocks kept */
 	/* DefragTick */
 	int defrag;               /* OOMSHIELD_DEFRAG */
 	int defrag_dry_run;       /* OOMSHIELD_DEFRAG_DRY_RUN */

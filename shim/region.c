@@ -18,6 +18,7 @@
 #include "region.h"
 #include "alloc.h"
 #include "big.h"
+#include "block.h"
 #include "config.h"
 #include "log.h"
 #include "os.h"
@@ -521,6 +522,8 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 int oms_region_mprotect(void *addr, size_t len, int prot)
 {
 	int r = oms_sys_mprotect(addr, len, prot);
+	if (r == 0 && oms_live)
+		oms_big_note_mprotect(addr, len);
 	if (r < 0 || !__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
 		return r;
 	size_t lo, hi;

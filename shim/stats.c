@@ -1,5 +1,6 @@
 /* stats.c - see stats.h. */
 #include "stats.h"
+#include "cache.h"
 #include "config.h"
 #include "log.h"
 
@@ -64,9 +65,9 @@ void oms_stats_print(void)
 		oms_defrag_stats(df, sizeof df);
 	oms_log_tagged("stats",
 		"blocks=%llu bytes=%llu live=%llu peak=%llu fallbacks=%s forks_reflink=%llu "
-		"forks_cow=%llu%s",
+		"forks_cow=%llu cache_hits=%llu%s",
 		(unsigned long long)oms_stats.blocks, (unsigned long long)oms_stats.bytes,
 		(unsigned long long)oms_stats.live, (unsigned long long)oms_stats.peak, fb,
 		(unsigned long long)oms_stats.forks_reflink,
-		(unsigned long long)oms_stats.forks_cow, df);
+		(unsigned long long)oms_stats.forks_cow, (unsigned long long)oms_cache_hits, df);
 }

@@ -7,7 +7,7 @@
 [ "$(id -u)" = 0 ] || skip "needs root to make a setuid binary and a system-directory library"
 command -v setpriv >/dev/null || skip "setpriv (util-linux) is missing"
 libdir=
-for d in /usr/lib/$(gcc -print-multiarch 2>/dev/null) /usr/lib64 /lib64 /usr/lib; do
+for d in /usr/lib/$(basename "$B") /usr/lib64 /lib64 /usr/lib; do
 	[ -d "$d" ] && [ -w "$d" ] && libdir=$d && break
 done
 [ -n "$libdir" ] || skip "no writable system library directory"

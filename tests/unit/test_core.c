@@ -225,13 +225,16 @@ START_TEST(registry_unregistered)
 	ck_assert_ptr_null(oms_block_find(NULL));
 	ck_assert_ptr_null(oms_block_find((void *)FAKE_BASE));
 	ck_assert_ptr_null(oms_block_find((void *)(FAKE_BASE + 3 * G)));
-	/* Beyond the 48-bit space the radix covers. */
+#if UINTPTR_MAX > 0xffffffffu
+	/* Beyond the 48-bit space the radix covers (on 32-bit every address
+	 * is inside it). */
 	ck_assert_ptr_null(oms_block_find((void *)(UINTPTR_MAX & ~(uintptr_t)(G - 1))));
 	struct oms_block b = {.addr = (void *)(UINTPTR_MAX & ~(uintptr_t)(G - 1))};
 	pthread_mutex_lock(&oms_lock);
 	ck_assert_int_eq(oms_block_register(&b), -1);
 	pthread_mutex_unlock(&oms_lock);
 	ck_assert_ptr_null(oms_live);
+#endif
 }
 END_TEST
 
@@ -388,7 +391,7 @@ static int fake_ficlone(int dst, int src)
 START_TEST(alloc_zeroed_aligned_file_backed)
 {
 	size_t n = MiB + 1;
-	char *p = oms_big_alloc(n, G);
+	char *p = oms_big_alloc(n, G, 0);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_uint_eq((uintptr_t)p % G, 0);
 	ck_assert(all_bytes(p, n, 0));
@@ -414,7 +417,7 @@ END_TEST
 
 START_TEST(alloc_fd_cloexec_and_high)
 {
-	char *p = oms_big_alloc(MiB, G);
+	char *p = oms_big_alloc(MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	int fd = blk(p)->fd;
 	ck_assert_int_ge(fd, 0);
@@ -428,8 +431,8 @@ END_TEST
 
 START_TEST(alloc_stats_live_and_peak)
 {
-	char *a = oms_big_alloc(MiB, G);
-	char *b = oms_big_alloc(2 * MiB, G);
+	char *a = oms_big_alloc(MiB, G, 0);
+	char *b = oms_big_alloc(2 * MiB, G, 0);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_ptr_nonnull(b);
 	ck_assert_uint_eq(oms_stats.live, 3 * MiB);
@@ -439,7 +442,7 @@ START_TEST(alloc_stats_live_and_peak)
 	oms_big_free(blk(a));
 	ck_assert_uint_eq(oms_stats.live, 2 * MiB);
 	ck_assert_uint_eq(oms_stats.peak, 3 * MiB);
-	char *c = oms_big_alloc(MiB / 2, G);
+	char *c = oms_big_alloc(MiB / 2, G, 0);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_uint_eq(oms_stats.live, 2 * MiB + MiB / 2);
 	ck_assert_uint_eq(oms_stats.peak, 3 * MiB);
@@ -449,7 +452,7 @@ END_TEST
 START_TEST(free_releases_everything)
 {
 	int fds = count_fds();
-	char *p = oms_big_alloc(4 * MiB, G);
+	char *p = oms_big_alloc(4 * MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	memset(p, 0xab, 4 * MiB);
 	ck_assert_int_eq(count_fds(), fds + 1);
@@ -466,13 +469,13 @@ END_TEST
 
 START_TEST(alloc_align_2m)
 {
-	char *p = oms_big_alloc(3 * MiB, 2 * MiB);
+	char *p = oms_big_alloc(3 * MiB, 2 * MiB, 0);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_uint_eq((uintptr_t)p % (2 * MiB), 0);
 	memset(p, 1, 3 * MiB);
 	ck_assert_ptr_eq(blk(p)->addr, p);
 	/* A small alignment still gets a granule. */
-	char *q = oms_big_alloc(MiB, 16);
+	char *q = oms_big_alloc(MiB, 16, 0);
 	ck_assert_ptr_nonnull(q);
 	ck_assert_uint_eq((uintptr_t)q % G, 0);
 }
@@ -484,7 +487,7 @@ START_TEST(alloc_dir_not_ok)
 	struct capture cap;
 	char log[4096];
 	capture_begin(&cap);
-	void *p = oms_big_alloc(MiB, G);
+	void *p = oms_big_alloc(MiB, G, 0);
 	capture_end(&cap, log, sizeof log);
 	ck_assert_ptr_null(p);
 	ck_assert_uint_eq(oms_stats.fallback[OMS_CAUSE_NODIR], 1);
@@ -497,7 +500,7 @@ END_TEST
 
 START_TEST(resize_grow_keeps_data)
 {
-	char *p = oms_big_alloc(MiB, G);
+	char *p = oms_big_alloc(MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	fill(p, MiB, 2);
 	struct oms_block *b = blk(p);
@@ -518,7 +521,7 @@ END_TEST
 
 START_TEST(resize_grow_moves_when_in_place_fails)
 {
-	char *p = oms_big_alloc(MiB, G);
+	char *p = oms_big_alloc(MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	fill(p, MiB, 3);
 	struct oms_block *b = blk(p);
@@ -545,7 +548,7 @@ END_TEST
 
 START_TEST(resize_shrink)
 {
-	char *p = oms_big_alloc(4 * MiB, G);
+	char *p = oms_big_alloc(4 * MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	fill(p, 4 * MiB, 4);
 	struct oms_block *b = blk(p);
@@ -564,7 +567,7 @@ END_TEST
 
 START_TEST(resize_shrink_keeps_slack)
 {
-	char *p = oms_big_alloc(4 * MiB, G);
+	char *p = oms_big_alloc(4 * MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	struct oms_block *b = blk(p);
 	ck_assert_ptr_eq(oms_big_resize(b, 3 * MiB), p);
@@ -576,7 +579,7 @@ END_TEST
 
 START_TEST(resize_no_space_leaves_block)
 {
-	char *p = oms_big_alloc(MiB, G);
+	char *p = oms_big_alloc(MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	fill(p, MiB, 5);
 	struct oms_block *b = blk(p);
@@ -608,7 +611,7 @@ END_TEST
  * reserved must be given back: the file stays cap bytes long. */
 START_TEST(resize_partial_grow_given_back)
 {
-	char *p = oms_big_alloc(MiB, G);
+	char *p = oms_big_alloc(MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	struct oms_block *b = blk(p);
 	oms_os.fallocate = fake_fallocate_partial;
@@ -628,7 +631,7 @@ END_TEST
 
 START_TEST(resize_past_rlimit_fsize)
 {
-	char *p = oms_big_alloc(MiB, G);
+	char *p = oms_big_alloc(MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	fill(p, MiB, 6);
 	struct oms_block *b = blk(p);
@@ -663,8 +666,8 @@ static void expect_fallback(enum oms_cause cause)
 	struct capture cap;
 	char log[4096];
 	capture_begin(&cap);
-	void *a = oms_big_alloc(MiB, G);
-	void *b = oms_big_alloc(3 * MiB, 2 * MiB);
+	void *a = oms_big_alloc(MiB, G, 0);
+	void *b = oms_big_alloc(3 * MiB, 2 * MiB, 0);
 	capture_end(&cap, log, sizeof log);
 	ck_assert_ptr_null(a);
 	ck_assert_ptr_null(b);
@@ -746,14 +749,14 @@ START_TEST(fail_causes_logged_separately)
 	capture_begin(&cap);
 	oms_os.fallocate = fake_fallocate_fail;
 	fail_errno = ENOSPC;
-	ck_assert_ptr_null(oms_big_alloc(MiB, G));
+	ck_assert_ptr_null(oms_big_alloc(MiB, G, 0));
 	oms_os_reset();
 	oms_os.open_tmpfile = fake_open_fail;
 	fail_errno = EMFILE;
-	ck_assert_ptr_null(oms_big_alloc(MiB, G));
-	ck_assert_ptr_null(oms_big_alloc(MiB, G));
+	ck_assert_ptr_null(oms_big_alloc(MiB, G, 0));
+	ck_assert_ptr_null(oms_big_alloc(MiB, G, 0));
 	oms_os_reset();
-	void *p = oms_big_alloc(MiB, G); /* works again */
+	void *p = oms_big_alloc(MiB, G, 0); /* works again */
 	capture_end(&cap, log, sizeof log);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_int_eq(count_lines(log), 2);
@@ -768,12 +771,12 @@ END_TEST
 START_TEST(max_reached_falls_back)
 {
 	oms_cfg.max = MiB + MiB / 2;
-	char *a = oms_big_alloc(MiB, G);
+	char *a = oms_big_alloc(MiB, G, 0);
 	ck_assert_ptr_nonnull(a);
 	struct capture cap;
 	char log[4096];
 	capture_begin(&cap);
-	char *b = oms_big_alloc(MiB, G);
+	char *b = oms_big_alloc(MiB, G, 0);
 	capture_end(&cap, log, sizeof log);
 	ck_assert_ptr_null(b);
 	ck_assert_uint_eq(oms_stats.fallback[OMS_CAUSE_MAX], 1);
@@ -781,7 +784,7 @@ START_TEST(max_reached_falls_back)
 	ck_assert_int_eq(count_substr(log, "OOMSHIELD_MAX reached"), 1);
 	/* Under the limit again once the first is freed. */
 	oms_big_free(blk(a));
-	b = oms_big_alloc(MiB, G);
+	b = oms_big_alloc(MiB, G, 0);
 	ck_assert_ptr_nonnull(b);
 	ck_assert_uint_eq(oms_stats.live, MiB);
 }
@@ -790,7 +793,7 @@ END_TEST
 START_TEST(max_blocks_growth)
 {
 	oms_cfg.max = 2 * MiB;
-	char *p = oms_big_alloc(MiB, G);
+	char *p = oms_big_alloc(MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	fill(p, MiB, 7);
 	struct oms_block *b = blk(p);
@@ -985,9 +988,87 @@ static void fork_isolation(char *p, size_t n, int (*extra)(char *p))
 	ck_assert(all_bytes(p, n, 'Q'));
 }
 
+/* ---- the cache of freed blocks (shim/cache.c) ---- */
+
+static uint64_t fake_now;
+static uint64_t fake_now_ms(void)
+{
+	return fake_now;
+}
+
+START_TEST(cache_reuses_freed_block)
+{
+	oms_cfg.cache = 8 * MiB;
+	oms_os.now_ms = fake_now_ms;
+	fake_now = 1000;
+	char *p = oms_big_alloc(MiB, G, 0);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0xab, MiB);
+	oms_big_free(oms_block_find(p));
+	/* kept: its file and bytes stay accounted, nothing is registered */
+	ck_assert_ptr_null(oms_block_find(p));
+	ck_assert_uint_eq(oms_stats.live, MiB);
+	char *q = oms_big_alloc(MiB - 4096, G, 0);
+	ck_assert_ptr_eq(q, p);
+	ck_assert_ptr_eq(oms_block_find(q)->addr, q);
+	ck_assert_uint_eq((unsigned)(unsigned char)q[100], 0xab); /* malloc may reuse bytes */
+	oms_big_free(oms_block_find(q));
+	/* calloc's request gets zeros even from a dirty cached block */
+	char *z = oms_big_alloc(MiB, G, 1);
+	ck_assert_ptr_eq(z, p);
+	for (size_t i = 0; i < MiB; i += 4096)
+		ck_assert_int_eq(z[i], 0);
+	oms_big_free(oms_block_find(z));
+	/* a much smaller request does not take a big cached block */
+	char *s = oms_big_alloc(MiB / 2, G, 0);
+	ck_assert_ptr_ne(s, p);
+	oms_big_free(oms_block_find(s));
+	/* entries decay: after OMS_CACHE_DECAY_MS everything goes back */
+	fake_now += 3000;
+	char *t = oms_big_alloc(4 * MiB, G, 0);
+	ck_assert_uint_eq(oms_stats.live, 4 * MiB);
+	oms_cfg.cache = 0;
+	oms_big_free(oms_block_find(t));
+	ck_assert_uint_eq(oms_stats.live, 0);
+	ck_assert_int_eq(dir_entries(), 0);
+}
+END_TEST
+
+START_TEST(cache_bounded_and_flushed_for_max)
+{
+	oms_cfg.cache = 3 * MiB;
+	char *a = oms_big_alloc(2 * MiB, G, 0), *b = oms_big_alloc(2 * MiB, G, 0);
+	oms_big_free(oms_block_find(a));
+	oms_big_free(oms_block_find(b)); /* a is evicted: 4 MiB > 3 MiB */
+	ck_assert_uint_eq(oms_stats.live, 2 * MiB);
+	char *big = oms_big_alloc(8 * MiB, G, 0); /* larger than the cache */
+	oms_big_free(oms_block_find(big));
+	ck_assert_uint_eq(oms_stats.live, 2 * MiB);
+	/* OOMSHIELD_MAX counts cached bytes, and empties the cache first */
+	oms_cfg.max = 5 * MiB;
+	char *c = oms_big_alloc(5 * MiB, G, 0);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(oms_stats.fallback[OMS_CAUSE_MAX], 0);
+	oms_cfg.cache = 0;
+	oms_big_free(oms_block_find(c));
+	ck_assert_uint_eq(oms_stats.live, 0);
+}
+END_TEST
+
+START_TEST(cache_skips_mprotected_block)
+{
+	oms_cfg.cache = 8 * MiB;
+	char *p = oms_big_alloc(MiB, G, 0);
+	ck_assert_int_eq(mprotect(p, 4096, PROT_READ), 0);
+	oms_big_note_mprotect(p, 4096);
+	oms_big_free(oms_block_find(p));
+	ck_assert_uint_eq(oms_stats.live, 0); /* not kept */
+}
+END_TEST
+
 START_TEST(fork_private_semantics)
 {
-	char *p = oms_big_alloc(2 * MiB, G);
+	char *p = oms_big_alloc(2 * MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	fork_isolation(p, 2 * MiB, NULL);
 	ck_assert_uint_eq(oms_stats.forks_cow + oms_stats.forks_reflink, 1);
@@ -1015,7 +1096,7 @@ static int child_reflinked(char *p)
 START_TEST(fork_reflink_path)
 {
 	oms_os.ficlone = fake_ficlone;
-	char *p = oms_big_alloc(MiB, G);
+	char *p = oms_big_alloc(MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	ino_t ino = blk(p)->ino;
 	fork_isolation(p, MiB, child_reflinked);
@@ -1041,7 +1122,7 @@ static int child_snapshot(char *p)
 
 START_TEST(fork_after_program_closed_fd)
 {
-	char *p = oms_big_alloc(MiB, G);
+	char *p = oms_big_alloc(MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	close(blk(p)->fd);
 	fork_isolation(p, MiB, child_snapshot);
@@ -1054,7 +1135,7 @@ static int child_allocates(char *p)
 	oms_big_free(oms_block_find(p));
 	if (oms_block_find(p) || oms_live)
 		return 40;
-	char *q = oms_big_alloc(MiB, G);
+	char *q = oms_big_alloc(MiB, G, 0);
 	if (!q)
 		return 41;
 	memset(q, 'N', MiB);
@@ -1064,7 +1145,7 @@ static int child_allocates(char *p)
 
 START_TEST(fork_child_frees_and_allocates)
 {
-	char *p = oms_big_alloc(MiB, G);
+	char *p = oms_big_alloc(MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	fork_isolation(p, MiB, child_allocates);
 	ck_assert_ptr_eq(blk(p)->addr, p);
@@ -1073,7 +1154,7 @@ END_TEST
 
 START_TEST(fork_then_grow_moves_to_new_file)
 {
-	char *p = oms_big_alloc(MiB, G);
+	char *p = oms_big_alloc(MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	fork_isolation(p, MiB, NULL);
 	struct oms_block *b = blk(p);
@@ -1118,6 +1199,9 @@ int main(void)
 	tcase_add_test(big, resize_no_space_leaves_block);
 	tcase_add_test(big, resize_partial_grow_given_back);
 	tcase_add_test(big, resize_past_rlimit_fsize);
+	tcase_add_test(big, cache_reuses_freed_block);
+	tcase_add_test(big, cache_bounded_and_flushed_for_max);
+	tcase_add_test(big, cache_skips_mprotected_block);
 	suite_add_tcase(s, big);
 
 	TCase *fail = tcase_create("fallback");
