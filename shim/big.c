@@ -26,6 +26,7 @@
  * - A block whose fd the program closed is snapshotted to anonymous memory.
  */
 #include "big.h"
+#include "advise.h"
 #include "cache.h"
 #include "config.h"
 #include "log.h"
@@ -119,6 +120,7 @@ static void *from_cache(size_t size, size_t cap, int zero)
 	oms_cache_release(&out);
 	if (!b)
 		return NULL;
+	oms_advise_new(b->addr, b->cap, 0);
 	if (zero)
 		memset(b->addr, 0, size);
 	return b->addr;
@@ -189,8 +191,10 @@ void *oms_big_alloc(size_t size, size_t align, int zero)
 		oms_stats.bytes += size;
 	}
 	pthread_mutex_unlock(&oms_lock);
-	if (b)
+	if (b) {
+		oms_advise_new(addr, cap, 1);
 		return addr;
+	}
 	err = ENOMEM;
 	cause = OMS_CAUSE_MAP;
 fail:

@@ -22,6 +22,7 @@
  *   fork child sharing our fd would share the lock: the child closes it.
  */
 #include "defrag.h"
+#include "advise.h"
 #include "config.h"
 #include "frag.h"
 #include "log.h"
@@ -563,27 +564,47 @@ static void add_ms(struct timespec *t, unsigned ms)
 	}
 }
 
+static int before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 static void *defrag_main(void *arg)
 {
 	(void)arg;
 	pthread_setname_np(pthread_self(), OMS_DEFRAG_THREAD_NAME);
-	struct timespec next, now;
+	struct timespec next, due, now;
 	clock_gettime(CLOCK_MONOTONIC, &next);
+	due = next;
+	add_ms(&due, oms_cfg.defrag_interval_ms);
 	for (;;) {
-		add_ms(&next, oms_cfg.defrag_interval_ms);
+		/* The read-around policy may ask for quicker ticks while the
+		 * program pages; the DefragTick checks keep their own interval. */
+		unsigned step = oms_advise_wanted_ms();
+		next = due;
+		if (step && step < oms_cfg.defrag_interval_ms) {
+			clock_gettime(CLOCK_MONOTONIC, &next);
+			add_ms(&next, step);
+			if (before(&due, &next))
+				next = due;
+		}
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
 			;
 		if (alone())
 			return NULL;
+		oms_advise_tick(); /* first: a compaction below may block for seconds */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (before(&now, &due))
+			continue;
 		oms_defrag_tick();
 		/* A compaction can block for seconds: start counting again
 		 * from now rather than ticking in a burst to catch up. */
+		add_ms(&due, oms_cfg.defrag_interval_ms);
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		struct timespec late = next;
-		add_ms(&late, oms_cfg.defrag_interval_ms);
-		if (now.tv_sec > late.tv_sec ||
-		    (now.tv_sec == late.tv_sec && now.tv_nsec > late.tv_nsec))
-			next = now;
+		if (before(&due, &now)) {
+			due = now;
+			add_ms(&due, oms_cfg.defrag_interval_ms);
+		}
 	}
 }
 

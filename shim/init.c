@@ -9,6 +9,7 @@
  * Fork handlers take the locks in the order given in block.h:
  * DefragTick's, oms_map_lock, then oms_lock; they release in reverse.
  */
+#include "advise.h"
 #include "alloc.h"
 #include "big.h"
 #include "config.h"
@@ -43,6 +44,7 @@ static void child(void)
 {
 	oms_big_fork_child();
 	oms_region_fork_child();
+	oms_advise_reset();
 	if (oms_defrag_atfork_child)
 		oms_defrag_atfork_child();
 }
@@ -51,8 +53,10 @@ __attribute__((constructor)) static void oms_ctor(void)
 {
 	oms_init();
 	pthread_atfork(prepare, parent, child);
-	if (oms_cfg.defrag && oms_defrag_start)
+	if (oms_cfg.defrag && oms_defrag_start) {
+		oms_advise_start(); /* only with the thread that can undo it */
 		oms_defrag_start();
+	}
 }
 
 __attribute__((destructor)) static void oms_dtor(void)

@@ -16,6 +16,7 @@
  * WIPEONFORK (which the kernel refuses on shared mappings) is emulated.
  */
 #include "region.h"
+#include "advise.h"
 #include "alloc.h"
 #include "big.h"
 #include "block.h"
@@ -424,6 +425,7 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 		goto fallback;
 	}
 	a->refs++;
+	oms_advise_new(p, rl, 1);
 	__atomic_fetch_add(&oms_stats.blocks, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&oms_stats.bytes, len, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&oms_map_lock);
@@ -666,6 +668,16 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 out:
 	pthread_mutex_unlock(&oms_map_lock);
 	return r;
+}
+
+size_t oms_region_ranges(struct oms_range *out, size_t cap)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&oms_map_lock);
+	for (size_t i = 0; i < npieces && n < cap; i++)
+		out[n++] = (struct oms_range){(void *)pieces[i].start, pieces[i].end - pieces[i].start};
+	pthread_mutex_unlock(&oms_map_lock);
+	return n;
 }
 
 /* ---- fork: private copies for the child (see big.c for the why) ---- */

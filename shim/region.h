@@ -30,6 +30,10 @@ int oms_region_mprotect(void *addr, size_t len, int prot);
 /* 1 if this private anonymous request should live in a file. */
 int oms_region_wanted(size_t len, int prot, int flags);
 
+struct oms_range;
+/* Copy up to cap piece ranges into out; returns how many. */
+size_t oms_region_ranges(struct oms_range *out, size_t cap);
+
 void oms_region_fork_prepare(void);
 void oms_region_fork_parent(void);
 void oms_region_fork_child(void);

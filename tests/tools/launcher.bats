@@ -84,6 +84,14 @@ oenv() {
 	[[ "$output" == *"OOMSHIELD_MAX=2G"* ]]
 }
 
+@test "--cache sets OOMSHIELD_CACHE" {
+	run oenv --cache 0
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"OOMSHIELD_CACHE=0"* ]]
+	run oenv --cache=128M
+	[[ "$output" == *"OOMSHIELD_CACHE=128M"* ]]
+}
+
 @test "--log accepts each level and sets OOMSHIELD_LOG" {
 	for l in off error warn info debug; do
 		run oenv --log "$l"
@@ -156,6 +164,7 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 	bad "--threshold '': not a size" --threshold=
 	bad "--max 'lots'" --max lots
 	bad "--max '-1'" --max -1
+	bad "--cache 'some'" --cache some
 	bad "--max '99999999999999999999'" --max 99999999999999999999
 	bad "--max '9999999999T'" --max 9999999999T
 	bad "--max '1MM'" --max 1MM
