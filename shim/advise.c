@@ -59,7 +59,7 @@ static void apply(int mode)
 	__atomic_store_n(&oms_advise_mode, mode, __ATOMIC_RELAXED);
 	for (size_t i = 0; i < n; i++)
 		oms_sys_madvise(ranges[i].addr, ranges[i].len, mode);
-	oms_debug("read-around %s on %zu mappings", mode == MADV_RANDOM ? "off" : "on", n);
+	oms_debug("read-around %s for %zu mappings", mode == MADV_RANDOM ? "off" : "on", n);
 }
 
 void oms_advise_new(void *addr, size_t len, int fresh)

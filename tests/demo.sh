@@ -7,14 +7,18 @@
 # Exit: 0 shown, 77 cannot run here (reason printed), 1 the claim failed.
 B=${B:-build/$(gcc -print-multiarch)}
 LIB=${LIB:-$PWD/$B/liboomshield.so}
-T=${T:-$(mktemp -d /var/tmp/oms-demo.XXXXXX)}
+if [ -z "${T:-}" ]; then
+	T=$(mktemp -d /var/tmp/oms-demo.XXXXXX)
+	own_t=$T
+fi
 . "$(dirname "$0")/lib/common.sh"
 limit=${DEMO_LIMIT_MIB:-256}
 mode=${DEMO_MODE:-malloc}
 size=$((limit * 4))
 dir=${DEMO_DIR:-$T}
+trap 'cg_drop; [ -n "${own_t:-}" ] && rm -rf "$own_t"' EXIT
+trap 'exit 130' INT TERM
 cg_make $((limit << 20)) || skip "headline demo skipped: $CG_WHY"
-trap 'cg_drop' EXIT INT TERM
 
 echo "== a program that touches $size MiB ($mode) in a memory cgroup limited to $limit MiB"
 echo "-- without oomshield:"
