@@ -646,6 +646,13 @@ void oms_defrag_start(void)
 	if (!oms_cfg.defrag || __atomic_exchange_n(&started, 1, __ATOMIC_ACQ_REL))
 		return;
 	oms_defrag_reset();
+	/* Map the read buffer here, on the program's thread at start-up, not
+	 * at the first tick: a mapping made by our thread a second later can
+	 * land in a hole the program has just unmapped and means to reuse
+	 * (mremap in place, MAP_FIXED_NOREPLACE).  It grows later only on a
+	 * machine whose zoneinfo exceeds BUF_MIN. */
+	if (!D.buf)
+		grow(BUF_MIN);
 	if (spawn() < 0)
 		__atomic_store_n(&started, 0, __ATOMIC_RELEASE);
 }

@@ -44,5 +44,24 @@ PIDS="$PIDS $child"
 poll 10 'grep -qx oomshield-dfrag /proc/$child/task/*/comm 2>/dev/null' ||
 	fail "fork child has no DefragTick thread: $(cat /proc/$child/task/*/comm)"
 cleanup
+
+# The thread maps nothing after start-up: a mapping made at a tick could
+# land in a hole the program has just unmapped and means to reuse (mremap
+# in place, MAP_FIXED_NOREPLACE).  Compare the process's mappings before
+# the first tick and after several.
+INTERVAL=300 LOGLEVEL=debug protect "$T/m.log" sleep 60
+pid=$LAST
+# Two tasks: the constructor has run and started the thread.
+poll 10 '[ "$(ls /proc/$pid/task 2>/dev/null | wc -l)" = 2 ]' || fail "protected sleep has no DefragTick thread"
+before=$(cut -d' ' -f1 /proc/$pid/maps)
+ticks0=$(lines "$T/m.log" 'tick:')
+poll 10 '[ "$(lines "$T/m.log" "tick:")" -ge 3 ]' || fail "no DefragTick ticks logged: $(cat "$T/m.log")"
+after=$(cut -d' ' -f1 /proc/$pid/maps)
+if [ "$ticks0" = 0 ]; then
+	[ "$before" = "$after" ] || fail "the DefragTick thread mapped memory at a tick: $(printf '%s\n' "$before" "$after" | sort | uniq -u)"
+else
+	echo "note: first tick came before the snapshot; mapping check not judged"
+fi
+cleanup
 assert_dir_empty "$D"
 exit 0
