@@ -33,8 +33,10 @@ void oms_advise_tick(void);
 #define OMS_ADVISE_FAST_MS 200
 unsigned oms_advise_wanted_ms(void);
 
-/* Give a new or reused mapping the current advice. */
-void oms_advise_new(void *addr, size_t len, int fresh);
+/* Give a mapping the current advice; `had` is the advice it carries now
+ * (MADV_NORMAL when fresh, the recorded one when reused from the cache), so
+ * that the common case costs no syscall.  Returns the advice it now has. */
+int oms_advise_new(void *addr, size_t len, int had);
 
 void oms_advise_reset(void);     /* tests, and the fork child */
 

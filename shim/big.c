@@ -120,7 +120,7 @@ static void *from_cache(size_t size, size_t cap, int zero)
 	oms_cache_release(&out);
 	if (!b)
 		return NULL;
-	oms_advise_new(b->addr, b->cap, 0);
+	oms_advise_new(b->addr, b->cap, c.advice);
 	if (zero)
 		memset(b->addr, 0, size);
 	return b->addr;
@@ -192,7 +192,7 @@ void *oms_big_alloc(size_t size, size_t align, int zero)
 	}
 	pthread_mutex_unlock(&oms_lock);
 	if (b) {
-		oms_advise_new(addr, cap, 1);
+		oms_advise_new(addr, cap, MADV_NORMAL);
 		return addr;
 	}
 	err = ENOMEM;
@@ -219,7 +219,11 @@ void oms_big_free(struct oms_block *b)
 	struct oms_block copy = *b;
 	oms_block_unregister(b);
 	if (cacheable) {
-		struct oms_cached c = {b->addr, b->cap, b->fd, b->dev, b->ino, 0};
+		/* The advice last given to every live mapping (apply() in
+		 * advise.c) is the current mode: record it, so that reuse
+		 * needs no madvise while the mode stays. */
+		struct oms_cached c = {b->addr, b->cap, b->fd, b->dev, b->ino, 0,
+				       __atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED)};
 		kept = oms_cache_put(&c, now, &out);
 	}
 	if (!kept && b->dev) /* still in a file, not a fork snapshot */

@@ -31,6 +31,7 @@ struct oms_cached {
 	dev_t dev;
 	ino_t ino;
 	uint64_t since_ms;
+	int advice;     /* madvise read-around mode the mapping carries */
 };
 
 struct oms_cache_out {

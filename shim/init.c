@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "big.h"
 #include "config.h"
+#include "os.h"
 #include "region.h"
 #include "stats.h"
 
@@ -53,6 +54,8 @@ __attribute__((constructor)) static void oms_ctor(void)
 {
 	oms_init();
 	pthread_atfork(prepare, parent, child);
+	if (!oms_cfg.disable && oms_cfg.dir_ok)
+		oms_os_fd_prepare(); /* before any thread of ours exists */
 	if (oms_cfg.defrag && oms_defrag_start) {
 		oms_advise_start(); /* only with the thread that can undo it */
 		oms_defrag_start();

@@ -22,8 +22,22 @@
 #include <unistd.h>
 
 /* Shim fds live at or above this number, away from the small fds that
- * programs assume (select() sets, dup2 targets, "fd 3 is the config"). */
+ * programs assume (select() sets, dup2 targets, "fd 3 is the config"); with
+ * a soft RLIMIT_NOFILE of 1024 or less (Debian's default) the floor is half
+ * the limit.  At most a quarter of the limit is ours (`shim_fds`): past
+ * that, new blocks fall back to plain memory (cause "mfile") rather than
+ * crowd the program out of its own descriptor table. */
 #define OMS_FD_FLOOR 512
+static int shim_fds;
+
+static unsigned long nofile_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > (rlim_t)INT_MAX)
+		return (unsigned long)INT_MAX;
+	return (unsigned long)rl.rlim_cur;
+}
 
 void *oms_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
@@ -60,20 +74,55 @@ int oms_sys_mprotect(void *addr, size_t len, int prot)
 
 int oms_os_fd_high(int fd)
 {
-	struct rlimit rl;
-	if (fd < 0 || fd >= OMS_FD_FLOOR)
+	unsigned long lim = nofile_limit();
+	int floor = lim >= 2 * OMS_FD_FLOOR ? OMS_FD_FLOOR : (int)(lim / 2);
+	if (fd < 0 || fd >= floor)
 		return fd;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur <= OMS_FD_FLOOR * 2)
-		return fd; /* a small table: moving would crowd the program out */
-	int hi = fcntl(fd, F_DUPFD_CLOEXEC, OMS_FD_FLOOR);
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, floor);
 	if (hi < 0)
 		return fd;
 	close(fd);
 	return hi;
 }
 
+void oms_os_fd_forget(void)
+{
+	__atomic_fetch_sub(&shim_fds, 1, __ATOMIC_RELAXED);
+}
+
+static int real_close(int fd)
+{
+	oms_os_fd_forget();
+	return close(fd);
+}
+
+void oms_os_fd_prepare(void)
+{
+	int e = errno;
+	int fd = open("/", O_PATH | O_CLOEXEC);
+	if (fd >= 0) {
+		int hi = oms_os_fd_high(fd);
+		if (hi >= 0)
+			close(hi);
+	}
+	errno = e;
+}
+
+static int open_tmpfile(const char *dir);
+
 static int real_open_tmpfile(const char *dir)
+{
+	if ((unsigned long)__atomic_load_n(&shim_fds, __ATOMIC_RELAXED) >= nofile_limit() / 4) {
+		errno = EMFILE;
+		return -1;
+	}
+	int fd = open_tmpfile(dir);
+	if (fd >= 0)
+		__atomic_fetch_add(&shim_fds, 1, __ATOMIC_RELAXED);
+	return fd;
+}
+
+static int open_tmpfile(const char *dir)
 {
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd >= 0)
@@ -170,7 +219,7 @@ static const struct oms_os oms_os_real = {
 	.open_tmpfile = real_open_tmpfile,
 	.fallocate = real_fallocate,
 	.ftruncate = ftruncate,
-	.close = close,
+	.close = real_close,
 	.fstat = fstat,
 	.ficlone = real_ficlone,
 	.mmap = oms_sys_mmap,

@@ -21,7 +21,7 @@ struct oms_os {
 	int (*open_tmpfile)(const char *dir);          /* O_TMPFILE, else mkstemp+unlink */
 	int (*fallocate)(int fd, int mode, off_t off, off_t len);
 	int (*ftruncate)(int fd, off_t len);
-	int (*close)(int fd);
+	int (*close)(int fd);                          /* only fds from open_tmpfile */
 	int (*fstat)(int fd, struct stat *st);
 	int (*ficlone)(int dst_fd, int src_fd);
 	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
@@ -47,6 +47,16 @@ int oms_os_path(char *buf, size_t cap, const char *path);
 /* Move fd to a number >= the shim's fd floor, close-on-exec; returns the
  * new fd (the old one is closed), or the old fd if it cannot move. */
 int oms_os_fd_high(int fd);
+
+/* One of the shim's fds was closed or taken over by the program: it no
+ * longer counts against the shim's share of the fd table (os.c). */
+void oms_os_fd_forget(void);
+
+/* Grow the process's fd table past the floor now, while the process is
+ * still single-threaded: growing it later, once the DefragTick thread (or
+ * any thread) shares the table, waits for an RCU grace period in the
+ * kernel - 10 to 15 ms measured for the first file-backed block. */
+void oms_os_fd_prepare(void);
 
 /* Raw syscall mappings that bypass the interposed symbols. */
 void *oms_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);

@@ -101,6 +101,7 @@ static int arena_fd_ok(struct arena *a)
 	if (oms_os.fstat(a->fd, &st) == 0 && st.st_dev == a->dev && st.st_ino == a->ino)
 		return 1;
 	a->fd = -1; /* the program closed it or reused the number */
+	oms_os_fd_forget();
 	return 0;
 }
 
@@ -425,7 +426,7 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 		goto fallback;
 	}
 	a->refs++;
-	oms_advise_new(p, rl, 1);
+	oms_advise_new(p, rl, MADV_NORMAL);
 	__atomic_fetch_add(&oms_stats.blocks, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&oms_stats.bytes, len, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&oms_map_lock);
@@ -779,7 +780,23 @@ void oms_region_fork_parent(void)
 
 void oms_region_fork_child(void)
 {
+	/* Without a reflinked copy the child holds the parent's arena file
+	 * through the same open file description, with its own copy of the
+	 * free-extent list: both would hand out the same offsets.  The child
+	 * never allocates from it (its inherited pieces are frozen or gone). */
+	if (cur && cur_clone < 0)
+		cur->retired = 1;
 	if (npieces)
 		after_fork(1);
+	for (int i = 0; i < MAX_ARENAS; i++) {
+		struct arena *a = &arenas[i];
+		if (a->refs == 0 && a->fd > 0) { /* nothing of the child's in it */
+			if (arena_fd_ok(a))
+				oms_os.close(a->fd);
+			a->fd = 0;
+		}
+	}
+	if (cur && cur->fd <= 0)
+		cur = NULL;
 	pthread_mutex_unlock(&oms_map_lock);
 }

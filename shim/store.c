@@ -58,6 +58,7 @@ int oms_store_fd_ok(struct oms_block *b)
 	if (oms_os.fstat(b->fd, &st) == 0 && st.st_dev == b->dev && st.st_ino == b->ino)
 		return 1;
 	b->fd = -1; /* closed, or now the program's: never touch it again */
+	oms_os_fd_forget();
 	return 0;
 }
 

@@ -315,6 +315,51 @@ static void t_fork(void)
 	munmap(p, M64);
 }
 
+/* Fresh mappings made after a fork - when nothing was mapped at the fork,
+ * and when only a MADV_DONTFORK mapping was - are private to each process:
+ * parent and child must never be handed the same backing file space. */
+static void t_forkfresh(void)
+{
+	for (int round = 0; round < 2; round++) {
+		char *keep = NULL;
+		if (round == 0) {
+			char *t = anon(4 * MiB); /* the backing arena exists, empty */
+			munmap(t, 4 * MiB);
+		} else {
+			keep = anon(4 * MiB);
+			CHECK(madvise(keep, 4 * MiB, MADV_DONTFORK) == 0);
+		}
+		int go[2], done[2];
+		CHECK(pipe(go) == 0 && pipe(done) == 0);
+		pid_t pid = fork();
+		if (pid == 0) {
+			char c;
+			char *q = anon(4 * MiB);
+			fill(q, 4 * MiB, 41);
+			if (write(done[1], "x", 1) != 1 || read(go[0], &c, 1) != 1)
+				_exit(3);
+			int ok = verify(q, 4 * MiB, 41);
+			munmap(q, 4 * MiB); /* must not punch the parent's data */
+			if (write(done[1], "x", 1) != 1)
+				_exit(4);
+			_exit(ok ? 0 : 1);
+		}
+		char c;
+		CHECK(read(done[0], &c, 1) == 1);
+		char *p = anon(4 * MiB);
+		fill(p, 4 * MiB, 42);
+		CHECK(write(go[1], "x", 1) == 1);
+		CHECK(read(done[0], &c, 1) == 1);
+		CHECK(verify(p, 4 * MiB, 42));
+		int st;
+		CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		munmap(p, 4 * MiB);
+		if (keep)
+			munmap(keep, 4 * MiB);
+		close(go[0]), close(go[1]), close(done[0]), close(done[1]);
+	}
+}
+
 static void t_mlock(void)
 {
 	char *p = anon(M64);
@@ -372,7 +417,7 @@ int main(int argc, char **argv)
 	static const struct named_test tests[] = {
 		{"zero", t_zero}, {"passthrough", t_passthrough}, {"munmap", t_munmap},
 		{"mremap", t_mremap}, {"madvise", t_madvise}, {"mprotect", t_mprotect},
-		{"fixed", t_fixed}, {"fork", t_fork}, {"mlock", t_mlock}, {"many", t_many},
+		{"fixed", t_fixed}, {"fork", t_fork}, {"forkfresh", t_forkfresh}, {"mlock", t_mlock}, {"many", t_many},
 	};
 	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
 	dir = getenv("OOMSHIELD_DIR");
