@@ -248,6 +248,34 @@ void oms_big_note_mprotect(const void *addr, size_t len)
 	pthread_mutex_unlock(&oms_lock);
 }
 
+int oms_big_zero_range(const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr, z = a + len;
+	int hit = 0;
+	/* Syscalls under oms_lock, as in realloc: the program names its own
+	 * block, and the lock keeps the fd from being closed and reused by
+	 * another thread's free meanwhile. */
+	pthread_mutex_lock(&oms_lock);
+	for (struct oms_block *b = oms_live; b; b = b->next) {
+		uintptr_t s = (uintptr_t)b->addr, e = s + b->cap;
+		if (s < a)
+			s = a;
+		if (e > z)
+			e = z;
+		if (s >= e)
+			continue;
+		hit = 1;
+		if (!(b->flags & OMS_BLK_FROZEN) &&
+		    oms_store_punch(b, s - (uintptr_t)b->addr, e - s) == 0)
+			continue;
+		/* Frozen by a fork (the file is a relative's too) or fd lost:
+		 * fresh anonymous pages are the only zero we may give. */
+		oms_os.mmap((void *)s, e - s, b->prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	}
+	pthread_mutex_unlock(&oms_lock);
+	return hit;
+}
+
 /* Move the mapping to a fresh granule-aligned range of new_cap bytes; the
  * kernel moves page tables, nothing is copied. */
 static char *move_mapping(struct oms_block *b, size_t new_cap)

@@ -27,6 +27,12 @@ void *oms_big_resize(struct oms_block *b, size_t size);
 /* The program changed protection inside a block: never cache it. */
 void oms_big_note_mprotect(const void *addr, size_t len);
 
+/* MADV_DONTNEED/MADV_FREE over [addr, addr+len): the parts inside our
+ * blocks must read back zero, as anonymous memory would (on a shared file
+ * mapping the kernel would re-read the old data), so they are punched out
+ * of the file.  Returns 1 if the range touched a block. */
+int oms_big_zero_range(const void *addr, size_t len);
+
 /* Count bytes placed in files against OOMSHIELD_MAX; 0 if over it. */
 int oms_big_account(size_t bytes);
 void oms_big_unaccount(size_t bytes);

@@ -469,17 +469,26 @@ static int advise_gaps(uintptr_t a, uintptr_t b, int advice)
 
 int oms_region_madvise(void *addr, size_t len, int advice)
 {
+	uintptr_t a = (uintptr_t)addr, b = a + page_up(len);
+	if ((a & (oms_page - 1)) || b < a) {
+		errno = EINVAL; /* as the kernel says, before we act on anything */
+		return -1;
+	}
+	if ((advice == MADV_DONTNEED || advice == MADV_FREE) && oms_live &&
+	    oms_big_zero_range(addr, b - a) && advice == MADV_FREE)
+		advice = MADV_DONTNEED; /* the kernel refuses FREE on shared files;
+					   DONTNEED is a valid FREE (reads zero) */
 	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
 		return oms_sys_madvise(addr, len, advice);
-	uintptr_t a = (uintptr_t)addr, b = a + page_up(len);
 	size_t lo, hi;
 	int r = 0;
 	pthread_mutex_lock(&oms_map_lock);
 	switch (advice) {
 	case MADV_DONTNEED:
 	case MADV_FREE:
-		if ((r = advise_gaps(a, b, advice)) < 0)
-			break;
+		/* An error on the gaps (ENOMEM for an unmapped hole) is
+		 * reported, but like the kernel we still act on the rest. */
+		r = advise_gaps(a, b, advice);
 		/* Punch each shared piece's part in place; only what cannot be
 		 * punched (frozen by a fork, fd lost) is split and replaced. */
 		for (size_t i = first_after(a); i < npieces && pieces[i].start < b;) {
@@ -601,6 +610,31 @@ fail:
 	return -1;
 }
 
+/* The file cannot take the growth (OOMSHIELD_MAX, a full disk): the kernel
+ * would have grown anonymous memory, so the piece becomes anonymous memory
+ * at a new place, as MREMAP_MAYMOVE allows.  One copy; the file part is
+ * released.  Under oms_map_lock. */
+static void *grow_anon(size_t i, size_t nl, enum oms_cause cause, int err)
+{
+	struct piece *p = &pieces[i];
+	size_t ol = p->end - p->start;
+	if (!(p->prot & PROT_READ)) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	char *dst = oms_sys_mmap(NULL, nl, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (dst == MAP_FAILED)
+		return MAP_FAILED;
+	memcpy(dst, (void *)p->start, ol);
+	if (p->prot != (PROT_READ | PROT_WRITE))
+		oms_sys_mprotect(dst, nl, p->prot);
+	uintptr_t a = p->start;
+	oms_sys_munmap((void *)a, ol);
+	forget(a, a + ol, 1);
+	oms_stats_fallback(cause, err, nl);
+	return dst;
+}
+
 void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
 {
 	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
@@ -633,15 +667,24 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 			 arena_take(p->ar, p->off + ol, delta) == 0;
 		if (!ok) {
 			if (relocate(p, nl) < 0 || arena_take(p->ar, p->off + ol, delta) < 0) {
-				errno = ENOMEM;
+				if (flags == MREMAP_MAYMOVE)
+					r = grow_anon(lo, nl, oms_cause_of(errno), errno);
+				else
+					errno = ENOMEM;
 				goto out;
 			}
 		}
-		if (!oms_big_account(delta) ||
-		    oms_store_reserve(p->ar->fd, p->off + ol, delta) < 0) {
+		int max = !oms_big_account(delta);
+		if (max || oms_store_reserve(p->ar->fd, p->off + ol, delta) < 0) {
+			int e = max ? 0 : errno;
 			punch_fd(p->ar, p->off + ol, delta);
 			arena_free(p->ar, p->off + ol, delta);
-			errno = ENOMEM;
+			if (!max)
+				oms_big_unaccount(delta);
+			if (flags == MREMAP_MAYMOVE)
+				r = grow_anon(lo, nl, max ? OMS_CAUSE_MAX : oms_cause_of(e), e);
+			else
+				errno = ENOMEM;
 			goto out;
 		}
 	}

@@ -7,4 +7,6 @@
 . tests/lib/common.sh
 "$P/maps" all || fail "maps semantics fail even without the shim"
 EXPECT_SHIM=1 OOMSHIELD_THRESHOLD=64K run_shim timeout 300 "$P/maps" all || fail "maps semantics under the shim"
+# Past OOMSHIELD_MAX a MAYMOVE growth moves to anonymous memory, not ENOMEM.
+EXPECT_SHIM=1 OOMSHIELD_THRESHOLD=64K OOMSHIELD_MAX=100M run_shim "$P/maps" mremapmax || fail "mremap growth past OOMSHIELD_MAX"
 assert_dir_empty "$T"

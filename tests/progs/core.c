@@ -1,6 +1,6 @@
 /* core.c - the malloc-family semantics a protected program relies on.
  * Usage: core TEST...   (TEST: entry realloc calloc zero align errno fork
- *        forkthreads threads growth fds usable, or all)
+ *        forkthreads threads growth fds usable madvise, or all)
  * With EXPECT_SHIM=1 it also asserts that blocks >= 64 KiB are file-backed
  * (run it with OOMSHIELD_THRESHOLD=64K).  Exit 0 when every check holds. */
 #include "oms_test.h"
@@ -381,6 +381,38 @@ static void t_usable(void)
 	}
 }
 
+/* Programs give pages of their own large buffers back with madvise: the
+ * pages must read zero afterwards, as on anonymous memory, and stay usable;
+ * a misaligned address is EINVAL with nothing done. */
+static void t_madvise(void)
+{
+	size_t n = 4 * BIG, pg = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char *p = aligned_alloc(pg, n);
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	backed(p, 1);
+	memset(p, 0x5a, n);
+	errno = 0;
+	CHECK(madvise(p + pg + 1, pg, MADV_DONTNEED) == -1 && errno == EINVAL);
+	CHECK(p[pg + 1] == 0x5a);
+	CHECK(madvise(p + pg, BIG, MADV_DONTNEED) == 0);
+	int zero = 1;
+	for (size_t i = pg; i < pg + BIG; i++)
+		zero &= p[i] == 0;
+	CHECK(zero && p[pg - 1] == 0x5a && p[pg + BIG] == 0x5a);
+	/* MADV_FREE may keep old bytes on anonymous memory; it must succeed,
+	 * and read either the old bytes or zero, never anything else. */
+	CHECK(madvise(p + 2 * BIG, BIG, MADV_FREE) == 0);
+	int sane = 1;
+	for (size_t i = 2 * BIG; i < 3 * BIG; i++)
+		sane &= p[i] == 0 || p[i] == 0x5a;
+	CHECK(sane && p[3 * BIG] == 0x5a);
+	memset(p, 7, n);
+	CHECK(p[pg + 5] == 7 && p[2 * BIG + 5] == 7);
+	free(p);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct named_test tests[] = {
@@ -388,6 +420,7 @@ int main(int argc, char **argv)
 		{"zero", t_zero}, {"align", t_align}, {"errno", t_errno},
 		{"fork", t_fork}, {"forkthreads", t_forkthreads}, {"threads", t_threads},
 		{"growth", t_growth}, {"usable", t_usable}, {"fds", t_fds},
+		{"madvise", t_madvise},
 	};
 	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
 	return run_named(tests, sizeof tests / sizeof tests[0], argc, argv);

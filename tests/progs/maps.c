@@ -209,6 +209,24 @@ static void t_mremap(void)
 		CHECK(disk_used() == 0);
 }
 
+/* Growth the backing file cannot take (run with OOMSHIELD_MAX below the
+ * grown size) still succeeds with MREMAP_MAYMOVE, as on anonymous memory. */
+static void t_mremapmax(void)
+{
+	char *p = anon(M64);
+	fill(p, M64, 9);
+	char *g = mremap(p, M64, 2 * M64, MREMAP_MAYMOVE);
+	CHECK(g != MAP_FAILED);
+	if (g == MAP_FAILED)
+		return;
+	CHECK(verify(g, M64, 9) && all_zero(g + M64, M64));
+	fill(g, 2 * M64, 10);
+	CHECK(verify(g, 2 * M64, 10));
+	CHECK(munmap(g, 2 * M64) == 0);
+	if (expect_shim)
+		CHECK(disk_used() == 0);
+}
+
 static void t_madvise(void)
 {
 	int advs[] = {MADV_DONTNEED, MADV_FREE};
@@ -416,7 +434,7 @@ int main(int argc, char **argv)
 {
 	static const struct named_test tests[] = {
 		{"zero", t_zero}, {"passthrough", t_passthrough}, {"munmap", t_munmap},
-		{"mremap", t_mremap}, {"madvise", t_madvise}, {"mprotect", t_mprotect},
+		{"mremap", t_mremap}, {"mremapmax", t_mremapmax}, {"madvise", t_madvise}, {"mprotect", t_mprotect},
 		{"fixed", t_fixed}, {"fork", t_fork}, {"forkfresh", t_forkfresh}, {"mlock", t_mlock}, {"many", t_many},
 	};
 	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
