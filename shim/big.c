@@ -276,6 +276,52 @@ int oms_big_zero_range(const void *addr, size_t len)
 	return hit;
 }
 
+int oms_copy_to_anon(void *addr, size_t len, int prot)
+{
+	char *tmp = oms_os.mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (tmp == MAP_FAILED)
+		return -1;
+	/* The source is our own file mapping: making it readable for the copy
+	 * changes nothing the program can see, it is replaced next. */
+	if (!(prot & PROT_READ))
+		oms_os.mprotect(addr, len, PROT_READ);
+	memcpy(tmp, addr, len);
+	if (prot != (PROT_READ | PROT_WRITE))
+		oms_os.mprotect(tmp, len, prot);
+	if (oms_os.mremap(tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) == MAP_FAILED) {
+		oms_os.munmap(tmp, len);
+		return -1;
+	}
+	return 0;
+}
+
+int oms_big_demote(const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr, z = a + len;
+	int n = 0;
+	pthread_mutex_lock(&oms_lock);
+	for (struct oms_block *b = oms_live; b; b = b->next) {
+		uintptr_t s = (uintptr_t)b->addr;
+		/* A block the program has mprotect'ed before may hold guard
+		 * pages we cannot see: it is left alone. */
+		if (!b->dev || (b->flags & OMS_BLK_NOCACHE) || s >= z || a >= s + b->cap)
+			continue;
+		if (oms_copy_to_anon(b->addr, b->cap, b->prot) < 0)
+			continue;
+		/* From here the block is what a fork snapshot leaves: anonymous
+		 * (dev 0), never cached, freed with a plain munmap. */
+		oms_store_close(b);
+		b->flags = (b->flags & ~OMS_BLK_FROZEN) | OMS_BLK_NOCACHE;
+		if (b->dev)
+			oms_stats.live -= b->cap;
+		b->dev = 0;
+		b->ino = 0;
+		n++;
+	}
+	pthread_mutex_unlock(&oms_lock);
+	return n;
+}
+
 /* Move the mapping to a fresh granule-aligned range of new_cap bytes; the
  * kernel moves page tables, nothing is copied. */
 static char *move_mapping(struct oms_block *b, size_t new_cap)

@@ -33,6 +33,15 @@ void oms_big_note_mprotect(const void *addr, size_t len);
  * of the file.  Returns 1 if the range touched a block. */
 int oms_big_zero_range(const void *addr, size_t len);
 
+/* Blocks overlapping [addr, addr+len) become plain anonymous memory, data
+ * kept: for an mprotect the backing file refuses (PROT_EXEC on a noexec
+ * mount).  Returns how many blocks changed. */
+int oms_big_demote(const void *addr, size_t len);
+
+/* Replace [addr, addr+len) by an anonymous private copy of its bytes with
+ * protection prot (one memcpy; mremap swaps the pages in).  0 or -1. */
+int oms_copy_to_anon(void *addr, size_t len, int prot);
+
 /* Count bytes placed in files against OOMSHIELD_MAX; 0 if over it. */
 int oms_big_account(size_t bytes);
 void oms_big_unaccount(size_t bytes);

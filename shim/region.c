@@ -531,9 +531,41 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 	return r;
 }
 
+/* Our pieces inside [a, b) become anonymous memory (see oms_big_demote). */
+static int demote_pieces(uintptr_t a, uintptr_t b)
+{
+	size_t lo, hi;
+	int n = 0;
+	pthread_mutex_lock(&oms_map_lock);
+	span(a, b, &lo, &hi);
+	for (size_t i = hi; i-- > lo;) {
+		struct piece *p = &pieces[i];
+		if (oms_copy_to_anon((void *)p->start, p->end - p->start, p->prot) == 0) {
+			forget(p->start, p->end, 1); /* its file part is unmapped now */
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&oms_map_lock);
+	return n;
+}
+
 int oms_region_mprotect(void *addr, size_t len, int prot)
 {
 	int r = oms_sys_mprotect(addr, len, prot);
+	if (r < 0 && errno == EACCES && (prot & PROT_EXEC)) {
+		/* OOMSHIELD_DIR is mounted noexec: code (a JIT's) cannot live in
+		 * our files.  Anonymous memory could take PROT_EXEC, so the
+		 * range becomes anonymous memory and the call is retried. */
+		uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(oms_page - 1);
+		uintptr_t b = (uintptr_t)addr + page_up(len);
+		int n = oms_live ? oms_big_demote(addr, len) : 0;
+		if (__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
+			n += demote_pieces(a, b);
+		if (n) {
+			errno = EACCES;
+			r = oms_sys_mprotect(addr, len, prot);
+		}
+	}
 	if (r == 0 && oms_live)
 		oms_big_note_mprotect(addr, len);
 	if (r < 0 || !__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))

@@ -227,6 +227,32 @@ static void t_mremapmax(void)
 		CHECK(disk_used() == 0);
 }
 
+/* A JIT's pattern: write code into fresh memory, then make it executable.
+ * Must work whatever filesystem OOMSHIELD_DIR is on (noexec too). */
+static void t_exec(void)
+{
+	size_t n = 4 * MiB, pg = (size_t)sysconf(_SC_PAGESIZE);
+	char *p = anon(n);
+	void *m = NULL;
+	CHECK(posix_memalign(&m, pg, n) == 0);
+	if (!p || !m)
+		return;
+	fill(p, n, 51);
+	fill(m, n, 52);
+	CHECK(mprotect(p + pg, n / 2, PROT_READ | PROT_EXEC) == 0);
+	CHECK(mprotect(m, n, PROT_READ | PROT_EXEC) == 0);
+	CHECK(verify(p, n, 51) && verify(m, n, 52));
+	CHECK(mprotect(p + pg, n / 2, PROT_READ | PROT_WRITE) == 0);
+	CHECK(mprotect(m, n, PROT_READ | PROT_WRITE) == 0);
+	fill(p, n, 53);
+	fill(m, n, 54);
+	CHECK(verify(p, n, 53) && verify(m, n, 54));
+	CHECK(munmap(p, n) == 0);
+	free(m);
+	if (expect_shim)
+		CHECK(disk_used() == 0);
+}
+
 static void t_madvise(void)
 {
 	int advs[] = {MADV_DONTNEED, MADV_FREE};
@@ -434,7 +460,7 @@ int main(int argc, char **argv)
 {
 	static const struct named_test tests[] = {
 		{"zero", t_zero}, {"passthrough", t_passthrough}, {"munmap", t_munmap},
-		{"mremap", t_mremap}, {"mremapmax", t_mremapmax}, {"madvise", t_madvise}, {"mprotect", t_mprotect},
+		{"mremap", t_mremap}, {"mremapmax", t_mremapmax}, {"exec", t_exec}, {"madvise", t_madvise}, {"mprotect", t_mprotect},
 		{"fixed", t_fixed}, {"fork", t_fork}, {"forkfresh", t_forkfresh}, {"mlock", t_mlock}, {"many", t_many},
 	};
 	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
