@@ -620,6 +620,10 @@ static int relocate(struct piece *p, uint64_t room)
 		goto fail;
 	if (oms_remap_over((void *)p->start, len, p->prot, MAP_SHARED, a->fd, (off_t)o) < 0)
 		goto fail;
+	/* A new mapping has fresh VMA flags: the program's MADV_DONTFORK must
+	 * be given again, or a child would share this file with us. */
+	if (p->flags & P_DONTFORK)
+		oms_sys_madvise((void *)p->start, len, MADV_DONTFORK);
 	if (p->flags & P_FROZEN) {
 		p->flags &= ~P_FROZEN; /* the relative keeps the old file */
 		oms_big_account(len);

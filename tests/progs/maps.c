@@ -404,6 +404,23 @@ static void t_forkfresh(void)
 	}
 }
 
+/* MADV_DONTFORK survives an mremap that has to move the mapping: the
+ * child has no such mapping (it faults), the parent keeps its bytes. */
+static void t_dontforkmove(void)
+{
+	char *p = anon(M64), *q = anon(M64); /* q: a neighbour, so growth moves */
+	fill(p, M64, 61);
+	CHECK(madvise(p, M64, MADV_DONTFORK) == 0);
+	char *g = mremap(p, M64, 2 * M64, MREMAP_MAYMOVE);
+	CHECK(g != MAP_FAILED);
+	if (g == MAP_FAILED)
+		return;
+	CHECK(faults(g, 1));
+	CHECK(verify(g, M64, 61));
+	munmap(g, 2 * M64);
+	munmap(q, M64);
+}
+
 static void t_mlock(void)
 {
 	char *p = anon(M64);
@@ -461,7 +478,8 @@ int main(int argc, char **argv)
 	static const struct named_test tests[] = {
 		{"zero", t_zero}, {"passthrough", t_passthrough}, {"munmap", t_munmap},
 		{"mremap", t_mremap}, {"mremapmax", t_mremapmax}, {"exec", t_exec}, {"madvise", t_madvise}, {"mprotect", t_mprotect},
-		{"fixed", t_fixed}, {"fork", t_fork}, {"forkfresh", t_forkfresh}, {"mlock", t_mlock}, {"many", t_many},
+		{"fixed", t_fixed}, {"fork", t_fork}, {"forkfresh", t_forkfresh},
+		{"dontforkmove", t_dontforkmove}, {"mlock", t_mlock}, {"many", t_many},
 	};
 	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
 	dir = getenv("OOMSHIELD_DIR");
