@@ -58,7 +58,7 @@ cross-progs: $(LIB) $(PROG_BIN) $(CROSS_PROGS)
 # test nothing.  secure_exec installs $LIB into the *host's* multiarch
 # library directory (gcc -print-multiarch), where an i386 ld.so never looks.
 # Every other tests/integration script runs for i386.
-CROSS_HOST_ITESTS ?= defrag_% jemalloc real_programs% stress_ng
+CROSS_HOST_ITESTS ?= defrag_% fd_budget fd_table jemalloc real_programs% stress_ng
 CROSS_ITESTS := $(filter-out $(CROSS_HOST_ITESTS),$(basename $(notdir $(wildcard tests/integration/*.sh))))
 CROSS_HAVE_CHECK = $(shell printf 'int main(void){return 0;}\n' | \
 	$(CC) $(CFLAGS) -x c - -o /dev/null $(CHECK_LIBS) >/dev/null 2>&1 && echo yes)

@@ -20,6 +20,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -510,16 +511,56 @@ static void check_binary(const char *path, struct report *r)
 
 /* ---- output --------------------------------------------------------- */
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n;
+	unsigned lo = 0x80, hi = 0xbf;   /* allowed range of the second byte */
+	if (*p >= 0xc2 && *p <= 0xdf)
+		n = 2;
+	else if (*p >= 0xe0 && *p <= 0xef) {
+		n = 3;
+		if (*p == 0xe0)
+			lo = 0xa0;
+		else if (*p == 0xed)
+			hi = 0x9f;
+	} else if (*p >= 0xf0 && *p <= 0xf4) {
+		n = 4;
+		if (*p == 0xf0)
+			lo = 0x90;
+		else if (*p == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* File names are bytes, JSON is UTF-8: a byte that is not part of a valid
+ * sequence becomes U+FFFD, so the output always parses. */
 static void json_str(const char *s)
 {
 	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t n;
 		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
+			printf("\\%c", *p++);
+		else if (*p < 0x20 || *p == 0x7f)
+			printf("\\u%04x", *p++);
+		else if (*p < 0x80)
+			putchar(*p++);
+		else if ((n = utf8_len(p))) {
+			fwrite(p, 1, n, stdout);
+			p += n;
+		} else {
+			fputs("\\ufffd", stdout);
+			p++;
+		}
 	}
 	putchar('"');
 }
@@ -623,38 +664,39 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	int json = 0, i;
+	enum { OPT_JSON = 256, OPT_LIB, OPT_VERSION };
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, OPT_JSON},
+		{"lib", required_argument, NULL, OPT_LIB},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{NULL, 0, NULL, 0},
+	};
+	int json = 0, c;
 	const char *lib = NULL;
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--")) {
-			i++;
-			break;
-		} else if (!strcmp(a, "--json")) {
+	/* getopt's messages start with argv[0]: make it our name, not a path. */
+	argv[0] = (char *)prog;
+	/* glibc permutes: options may follow the BINARY operands, up to "--". */
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_JSON:
 			json = 1;
-		} else if (!strcmp(a, "--lib") || !strncmp(a, "--lib=", 6)) {
-			if (a[5] == '=')
-				lib = a + 6;
-			else if (i + 1 < argc)
-				lib = argv[++i];
-			else {
-				fprintf(stderr, "%s: option '--lib' requires an argument\n", prog);
-				return 2;
-			}
-		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			break;
+		case OPT_LIB:
+			lib = optarg;
+			break;
+		case 'h':
 			usage(stdout);
 			return 0;
-		} else if (!strcmp(a, "--version")) {
+		case OPT_VERSION:
 			printf("oomshield-check (oomshield) %s\n", OMS_VERSION);
 			return 0;
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "%s: unrecognized option '%s'\n"
-				"Try '%s --help' for more information.\n", prog, a, prog);
+		default:
+			fprintf(stderr, "Try '%s --help' for more information.\n", prog);
 			return 2;
-		} else {
-			break;
 		}
 	}
+	int i = optind;
 	if (i >= argc) {
 		fprintf(stderr, "%s: missing BINARY\nTry '%s --help' for more information.\n", prog,
 			prog);

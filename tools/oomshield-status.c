@@ -10,10 +10,16 @@
  *     name is an O_TMPFILE "#<inode>" or a fallback ".oomshield.XXXXXX",
  *     shown as "<dir>/<name> (deleted)", in the process's OOMSHIELD_DIR
  *     (from /proc/PID/environ, default /var/tmp) or, if that cannot be read,
- *     in any directory;
+ *     in any directory (the same directory: compared by device and inode,
+ *     so a symlinked or non-canonical OOMSHIELD_DIR matches the kernel's
+ *     canonical path);
  *   - the DefragTick thread is the task whose comm is "oomshield-dfrag"
  *     (shim/defrag.h; a thread name holds 15 characters at most).
- * Exit: 0 shown, 1 no such process / not protected / not readable, 2 usage.
+ * A process with the library but no region may have the shim switched off
+ * (OOMSHIELD_DISABLE, OOMSHIELD_ONLY, a directory in RAM): that is reported
+ * as inactive, judged as shim/config.c does, from /proc/PID/environ.
+ * Exit: 0 shown, 1 no such process / not protected or inactive / not
+ * readable, 2 usage.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,8 +27,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
+#ifndef RAMFS_MAGIC
+#define RAMFS_MAGIC 0x858458f6
+#endif
 
 #ifndef OMS_VERSION
 #define OMS_VERSION "unknown"
@@ -65,15 +80,17 @@ static void human(uint64_t bytes, char *out, size_t cap)
 		snprintf(out, cap, "%.1f %s", v, unit[u]);
 }
 
-/* OOMSHIELD_DIR from /proc/PID/environ: 1 found, 0 absent, -1 unreadable. */
-static int env_dir(const char *pid, char *out, size_t cap)
+/* Variable `name` from /proc/PID/environ: 1 found, 0 absent, -1 unreadable. */
+static int env_get(const char *pid, const char *name, char *out, size_t cap)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%s/environ", pid);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return -1;
-	static const char key[] = "OOMSHIELD_DIR=";
+	char key[64];
+	snprintf(key, sizeof key, "%s=", name);
+	size_t klen = strlen(key);
 	char buf[8192];
 	size_t n = 0;
 	int c, found = 0, clipped = 0;
@@ -86,9 +103,9 @@ static int env_dir(const char *pid, char *out, size_t cap)
 			continue;
 		}
 		buf[n] = 0;
-		if (!clipped && !strncmp(buf, key, sizeof key - 1)) {
-			/* A path longer than our buffer is treated as unknown. */
-			found = snprintf(out, cap, "%s", buf + sizeof key - 1) < (int)cap;
+		if (!clipped && !strncmp(buf, key, klen)) {
+			/* A value longer than our buffer is treated as unknown. */
+			found = snprintf(out, cap, "%s", buf + klen) < (int)cap;
 		}
 		n = 0;
 		clipped = 0;
@@ -110,8 +127,42 @@ static int backing_name(const char *base)
 	return strncmp(base, ".oomshield.", 11) == 0;
 }
 
-/* Is this maps/smaps header one of our regions?  `dir` may be NULL. */
-static int is_backing(const char *perms, const char *path, const char *dir, char *dirout,
+/* The backing directory to match regions against.  The kernel shows the
+ * canonical path, OOMSHIELD_DIR may be any path to it (a symlink, "//",
+ * a trailing "/"): the same directory is the same device and inode. */
+struct dir_id {
+	const char *name;     /* as configured; NULL: any directory */
+	int have_id;          /* stat worked: compare dev/ino, not names */
+	dev_t dev;
+	ino_t ino;
+	char last[4096];      /* memo of the last mapping directory seen */
+	int last_match;
+};
+
+static int same_dir(struct dir_id *w, const char *d)
+{
+	if (!w->name)
+		return 1;
+	if (!strcmp(d, w->last))
+		return w->last_match;
+	int match;
+	struct stat st;
+	if (w->have_id) {
+		match = stat(d, &st) == 0 && st.st_dev == w->dev && st.st_ino == w->ino;
+	} else {
+		/* The directory is gone or hidden from us: names are all we have. */
+		size_t n = strlen(w->name);
+		while (n > 1 && w->name[n - 1] == '/')
+			n--;
+		match = strlen(d) == n && !strncmp(d, w->name, n);
+	}
+	scopy(w->last, sizeof w->last, d);
+	w->last_match = match;
+	return match;
+}
+
+/* Is this maps/smaps header one of our regions? */
+static int is_backing(const char *perms, const char *path, struct dir_id *dir, char *dirout,
 		      size_t dircap)
 {
 	static const char deleted[] = " (deleted)";
@@ -125,19 +176,13 @@ static int is_backing(const char *perms, const char *path, const char *dir, char
 		return 0;
 	*slash = 0;
 	const char *d = *name ? name : "/";
-	if (dir) {
-		/* Tolerate a trailing slash in OOMSHIELD_DIR. */
-		size_t n = strlen(dir);
-		while (n > 1 && dir[n - 1] == '/')
-			n--;
-		if (strlen(d) != n || strncmp(d, dir, n))
-			return 0;
-	}
+	if (!same_dir(dir, d))
+		return 0;
 	scopy(dirout, dircap, d);
 	return 1;
 }
 
-static int scan_smaps(const char *pid, const char *dir, struct totals *t)
+static int scan_smaps(const char *pid, struct dir_id *dir, struct totals *t)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%s/smaps", pid);
@@ -156,7 +201,12 @@ static int scan_smaps(const char *pid, const char *dir, struct totals *t)
 			   &min, &ino, &pos) >= 7 && pos > 0) {
 			const char *p = line + pos;
 			size_t pl = strlen(p);
-			if (pl >= 16 && !strcmp(p + pl - 16, "/liboomshield.so") && !t->lib[0])
+			/* " (deleted)": the library was reinstalled or rebuilt
+			 * while the process ran; it is still the shim in it. */
+			size_t ll = pl;
+			if (ll > 10 && !strcmp(p + ll - 10, " (deleted)"))
+				ll -= 10;
+			if (ll >= 16 && !strncmp(p + ll - 16, "/liboomshield.so", 16) && !t->lib[0])
 				scopy(t->lib, sizeof t->lib, p);
 			char d[4096];
 			in = is_backing(perms, p, dir, d, sizeof d);
@@ -217,6 +267,72 @@ static long defrag_tid(const char *pid)
 	return tid;
 }
 
+static const char *base_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	return b ? b + 1 : path;
+}
+
+/* Is `name` one of the comma-separated `list`?  As oms_config_exe_matches. */
+static int in_list(const char *list, const char *name)
+{
+	size_t nlen = strlen(name);
+	for (const char *p = list; *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len == nlen && len && !memcmp(p, name, len))
+			return 1;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return 0;
+}
+
+/* Why the shim in PID, with no region, is switched off (the reasons of
+ * shim/config.c), into `why`; 0 if it seems active. */
+static int inactive_reason(const char *pid, const char *dir, char *why, size_t cap)
+{
+	char v[4096];
+	if (env_get(pid, "OOMSHIELD_DISABLE", v, sizeof v) > 0 &&
+	    (!strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "true"))) {
+		snprintf(why, cap, "OOMSHIELD_DISABLE=%s", v);
+		return 1;
+	}
+	if (env_get(pid, "OOMSHIELD_ONLY", v, sizeof v) > 0 && *v) {
+		/* The shim matches the executed path or argv[0]; /proc shows the
+		 * executable and the argv[0] it still has. */
+		char path[64], exe[4096] = "", argv0[4096] = "";
+		snprintf(path, sizeof path, "/proc/%s/exe", pid);
+		ssize_t n = readlink(path, exe, sizeof exe - 1);
+		exe[n > 0 ? n : 0] = 0;
+		snprintf(path, sizeof path, "/proc/%s/cmdline", pid);
+		FILE *f = fopen(path, "re");
+		if (f) {
+			size_t m = fread(argv0, 1, sizeof argv0 - 1, f);
+			argv0[m] = 0;
+			fclose(f);
+		}
+		const char *name = base_name(exe[0] ? exe : argv0);
+		if (*name && !in_list(v, base_name(exe)) && !in_list(v, base_name(argv0))) {
+			snprintf(why, cap, "OOMSHIELD_ONLY=%s does not name %s", v, name);
+			return 1;
+		}
+	}
+	struct statfs sf;
+	if (statfs(dir, &sf) == 0) {
+		if ((unsigned long)sf.f_type == TMPFS_MAGIC || (unsigned long)sf.f_type == RAMFS_MAGIC) {
+			snprintf(why, cap, "backing directory %s is on %s, which is RAM", dir,
+				 (unsigned long)sf.f_type == TMPFS_MAGIC ? "tmpfs" : "ramfs");
+			return 1;
+		}
+	} else if (errno == ENOENT || errno == ENOTDIR) {
+		snprintf(why, cap, "backing directory %s does not exist", dir);
+		return 1;
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -229,7 +345,9 @@ static void usage(FILE *f)
 		"  -h, --help     display this help and exit\n"
 		"      --version  output version information and exit\n"
 		"\n"
-		"Exit status: 0 shown, 1 no such process or not protected, 2 usage error.\n"
+		"Exit status: 0 shown, 1 no such process, not protected, or the library\n"
+		"loaded but inactive (OOMSHIELD_DISABLE, OOMSHIELD_ONLY, a directory in RAM),\n"
+		"2 usage error.\n"
 		"Full documentation: man oomshield\n", prog);
 }
 
@@ -271,12 +389,23 @@ int main(int argc, char **argv)
 
 	char pidstr[32], envdir[4096];
 	snprintf(pidstr, sizeof pidstr, "%ld", v);
-	int er = env_dir(pidstr, envdir, sizeof envdir);
-	if (er == 0)
+	int er = env_get(pidstr, "OOMSHIELD_DIR", envdir, sizeof envdir);
+	/* The shim ignores a relative OOMSHIELD_DIR, as it does an absent one. */
+	if (er == 0 || (er > 0 && envdir[0] != '/'))
 		snprintf(envdir, sizeof envdir, "/var/tmp");
 
+	static struct dir_id want;
+	struct stat dst;
+	if (er >= 0) {
+		want.name = envdir;
+		if (stat(envdir, &dst) == 0) {
+			want.have_id = 1;
+			want.dev = dst.st_dev;
+			want.ino = dst.st_ino;
+		}
+	}
 	static struct totals t;
-	if (scan_smaps(pidstr, er >= 0 ? envdir : NULL, &t) < 0) {
+	if (scan_smaps(pidstr, &want, &t) < 0) {
 		fprintf(stderr, "%s: PID %ld (%s): cannot read /proc/%ld/smaps: %s\n", prog, v, comm,
 			v, strerror(errno));
 		return 1;
@@ -284,6 +413,12 @@ int main(int argc, char **argv)
 	if (!t.lib[0]) {
 		fprintf(stderr, "%s: PID %ld (%s) is not protected: liboomshield.so is not loaded\n",
 			prog, v, comm);
+		return 1;
+	}
+	char why[8400];
+	if (!t.regions && er >= 0 && inactive_reason(pidstr, envdir, why, sizeof why)) {
+		fprintf(stderr, "%s: PID %ld (%s): liboomshield.so loaded but inactive: %s\n", prog, v,
+			comm, why);
 		return 1;
 	}
 

@@ -213,6 +213,39 @@ assert {c["name"] for c in a[0]["checks"]} >= {"linkage", "class", "secure-exec"
 ' "$output"
 }
 
+@test "--json is valid UTF-8 whatever the file names: bad bytes become U+FFFD" {
+	# Invalid UTF-8, then valid UTF-8 with control characters.
+	bad=$T/$(printf 'n\xffx')
+	odd=$T/$(printf 'caf\xc3\xa9\001\177')
+	cp "$T/plain" "$bad"
+	cp "$T/plain" "$odd"
+	"$CHECK" --json "$bad" "$odd" "$bad-missing" >"$T/utf8.json" || [ $? -eq 2 ]
+	python3 -c 'import json, sys
+raw = open(sys.argv[1], "rb").read()
+a = json.loads(raw)   # bytes: decoded as strict UTF-8
+assert a[0]["file"].endswith("/n\ufffdx"), a[0]["file"]
+assert a[1]["file"].endswith("/caf\u00e9\u0001\u007f"), a[1]["file"]
+assert b"\\u007f" in raw and b"\x7f" not in raw
+assert a[2]["file"].endswith("/n\ufffdx-missing") and a[2]["verdict"] == "error"
+' "$T/utf8.json"
+}
+
+@test "options may follow the BINARY operands; after -- every word is one" {
+	run "$CHECK" "$T/plain" --json
+	[ "$status" -eq 0 ]
+	[ "$(jget 'd["verdict"]')" = protectable ]
+	run "$CHECK" "$T/plain" --lib "$T/plain" --json "$T/ownmalloc"
+	[ "$status" -eq 1 ]
+	python3 -c 'import json, sys; assert len(json.loads(sys.argv[1])) == 2' "$output"
+	run --separate-stderr "$CHECK" "$T/plain" -- --json
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "oomshield-check: --json: No such file or directory" ]
+	[[ "$output" == "$T/plain:"* ]]
+	run --separate-stderr "$CHECK" --json=1 "$T/plain"
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "oomshield-check: option '--json' doesn't allow an argument"* ]]
+}
+
 @test "several binaries: every one is reported; the exit status is the worst" {
 	run "$CHECK" "$T/plain" "$T/ownmalloc"
 	[ "$status" -eq 1 ]

@@ -54,7 +54,7 @@ teardown() {
 	mk install DESTDIR="$S" PREFIX=/usr
 	[ -f "$S/usr/lib/$TRIPLET/liboomshield.so" ]
 	[ -x "$S/usr/bin/oomshield" ]
-	grep -q "^libdir='/usr/lib/$TRIPLET'\$" "$S/usr/bin/oomshield"
+	grep -q "^_oms_libdir='/usr/lib/$TRIPLET'\$" "$S/usr/bin/oomshield"
 	! grep -q "$S" "$S/usr/bin/oomshield"
 }
 

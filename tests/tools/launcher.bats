@@ -100,6 +100,22 @@ oenv() {
 	done
 }
 
+@test "--log-file: a relative path is made absolute, as the command may chdir" {
+	need_native
+	mkdir "$D/sub"
+	cd "$D"
+	run "$OOMSHIELD" -d "$D" --log-file sub/log -- sh -c 'cd / && env'
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"OOMSHIELD_LOG_FILE=$D/sub/log"$'\n'* ]]
+	run "$OOMSHIELD" -n -d "$D" --log-file ./sub/../log -- true
+	[[ "$output" == *"export OOMSHIELD_LOG_FILE=$D/log"$'\n'* ]]
+	# Both the shell and the program it starts after cd / log to the file.
+	run env OOMSHIELD_THRESHOLD=bogus "$OOMSHIELD" -d "$D" --log-file sub/log2 -- \
+		sh -c 'cd / && exec true'
+	[ "$status" -eq 0 ]
+	[ "$(grep -c OOMSHIELD_THRESHOLD "$D/sub/log2")" -eq 2 ]
+}
+
 @test "--log-file sets OOMSHIELD_LOG_FILE; the shim appends to it" {
 	need_native
 	run oenv --log-file "$D/log"
@@ -141,6 +157,30 @@ oenv() {
 	base=$(env | valid)
 	out=$(OOMSHIELD_DIR=$D "$OOMSHIELD" env | valid)
 	[ "$base" = "$out" ]
+}
+
+@test "inherited variables named like the launcher's own reach the command unchanged" {
+	need_native
+	# sh exports what came from the environment: any name the script
+	# assigned itself would be changed for the command.
+	local names="prog libdir bindir version self root triplet l lib h st sets v dry check
+		opt val set_val opt_dir dir_opt b d dir what fstype absdir have e path checker
+		target first out rc isset a num suf sh rest interp new_LD_PRELOAD
+		new_OOMSHIELD_DIR new_OOMSHIELD_THRESHOLD new_OOMSHIELD_MAX"
+	local assigns=() n
+	for n in $names; do assigns+=("$n=inherited $n"); done
+	valid() { grep -E '^[A-Za-z_][A-Za-z0-9_]*=' | grep -v -e '^LD_PRELOAD=' -e '^OOMSHIELD_' -e '^_=' | sort; }
+	base=$(env "${assigns[@]}" env | valid)
+	[[ "$base" == *"version=inherited version"* ]]
+	out=$(env "${assigns[@]}" "$OOMSHIELD" -d "$D" -t 1M --max 1G --log-file "$D/log" -- env | valid)
+	[ "$base" = "$out" ]
+	if [ -x "$CHECK" ]; then
+		# A script, so that its shebang is parsed too.
+		printf '#!/usr/bin/env sh\nexec env\n' >"$D/s"
+		chmod +x "$D/s"
+		out=$(env "${assigns[@]}" "$OOMSHIELD" -d "$D" --check -- "$D/s" | valid)
+		[ "$base" = "$out" ]
+	fi
 }
 
 # ---- bad options: exit 2 and one line naming the option ------------------
@@ -210,10 +250,28 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 	bad "--only ''" -d "$D" --only ""
 }
 
+@test "combined short flags: -nd DIR is -n -d DIR" {
+	run "$OOMSHIELD" -nd "$D" -- true
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"export OOMSHIELD_DIR=$D"$'\n'* ]]
+	[[ "$output" == *"exec true" ]]
+	run "$OOMSHIELD" -nt 2M -d "$D" true
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"export OOMSHIELD_THRESHOLD=2M"* ]]
+	run "$OOMSHIELD" -nd"$D" true
+	[[ "$output" == *"export OOMSHIELD_DIR=$D"$'\n'* ]]
+	run "$OOMSHIELD" -nh
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "Usage: oomshield "* ]]
+	bad "unrecognized option '-x'" -d "$D" -nx
+}
+
 @test "unknown options, missing arguments, arguments to flags" {
 	bad "unrecognized option '--frobnicate'" --frobnicate
 	bad "unrecognized option '-x'" -x
 	bad "option '--stats' doesn't allow an argument" --stats=1
+	bad "unrecognized option '--frobnicate=1'" --frobnicate=1
+	bad "unrecognized option '--=x'" --=x
 	run --separate-stderr "$OOMSHIELD" -t
 	[ "$status" -eq 2 ]
 	[[ "$stderr" == "oomshield: option '-t' requires an argument"* ]]
@@ -265,9 +323,22 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 	[[ "$output" != *"liboomshield.so:"* && "$output" != *"liboomshield.so "* ]]
 	run "$OOMSHIELD" -d "$D" -- "$OOMSHIELD" -d "$D" -- "$OOMSHIELD" -d "$D" -- env
 	[ "$(printf '%s\n' "$output" | grep '^LD_PRELOAD=' | grep -o liboomshield.so | wc -l)" -eq 1 ]
+	# The same file by another name (a symlink) counts as present.
+	ln -s "$LIB" "$D/link.so"
+	LD_PRELOAD="$D/link.so" run oenv
+	[ "$(printf '%s\n' "$output" | grep '^LD_PRELOAD=')" = "LD_PRELOAD=$D/link.so" ]
+}
+
+@test "LD_PRELOAD: a stale liboomshield.so elsewhere does not keep this one out" {
 	other=$BATS_FILE_TMPDIR/libother.so
-	LD_PRELOAD="$other:/some/where/liboomshield.so" run oenv
-	[[ "$output" == *"LD_PRELOAD=$other:/some/where/liboomshield.so"* ]]
+	mkdir "$D/old"
+	cp "$other" "$D/old/liboomshield.so"
+	LD_PRELOAD="$other:$D/old/liboomshield.so" run --separate-stderr oenv
+	[[ "$output" == *"LD_PRELOAD=$LIB:$other:$D/old/liboomshield.so"* ]]
+	# And the command really is protected.
+	LD_PRELOAD="$D/old/liboomshield.so" run --separate-stderr \
+		"$OOMSHIELD" -d "$D" -t 1M -- "$BATS_FILE_TMPDIR/where" 4
+	[ "$output" = file ]
 }
 
 # ---- exec semantics ------------------------------------------------------------
@@ -402,4 +473,35 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 	chmod +x "$D/e.sh"
 	run "$OOMSHIELD" -d "$D" --check -- "$D/e.sh"
 	[ "$output" = "env script ran" ]
+}
+
+@test "--check: env's options in the shebang are skipped" {
+	need_tool "$CHECK"
+	need_native
+	env -S true 2>/dev/null || skip "this env has no -S"
+	printf '#!/usr/bin/env -S sh -e\necho env -S script ran\n' >"$D/s.sh"
+	chmod +x "$D/s.sh"
+	run "$OOMSHIELD" -d "$D" --check -- "$D/s.sh"
+	[ "$status" -eq 0 ]
+	[ "$output" = "env -S script ran" ]
+	# -u takes the next word; NAME=VALUE is not the command either.
+	printf '#!/usr/bin/env -S -u HOME A=1 sh\necho "A=$A ran"\n' >"$D/u.sh"
+	chmod +x "$D/u.sh"
+	run "$OOMSHIELD" -d "$D" --check -- "$D/u.sh"
+	[ "$status" -eq 0 ]
+	[ "$output" = "A=1 ran" ]
+}
+
+@test "--check: a checker error is exit 2 and says it could not inspect" {
+	need_tool "$CHECK"
+	# An interpreter that is not ELF: the checker cannot judge it.
+	printf '#!/bin/sh\nexec sh "$@"\n' >"$D/interp"
+	printf '#!%s\necho ran\n' "$D/interp" >"$D/t.sh"
+	chmod +x "$D/interp" "$D/t.sh"
+	run --separate-stderr "$OOMSHIELD" -d "$D" --check -- "$D/t.sh"
+	[ "$status" -eq 2 ]
+	[ -z "$output" ]
+	[[ "$stderr" == *"oomshield-check: $D/interp: not an ELF file"* ]]
+	[[ "$stderr" == *"oomshield: refusing to run $D/t.sh: oomshield-check could not inspect $D/interp" ]]
+	[[ "$stderr" != *"cannot be protected"* ]]
 }

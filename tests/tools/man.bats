@@ -55,3 +55,15 @@ render() {   # render PAGE: text at 80 columns on stdout, warnings in $D/err
 		grep -q "^\.TH .* \"oomshield $ver\" " "$MAN/$page" || { echo "$page: not $ver"; false; }
 	done
 }
+
+@test "oomshield.1 says that --max 0 and OOMSHIELD_MAX=0 mean no limit" {
+	# One line of text: no hyphenation breaks, no line breaks.
+	out=$(render "$MAN/oomshield.1" | sed -z 's/‐\n *//g' | tr -s ' \n' '  ')
+	opt=${out#*--max=SIZE }
+	opt=${opt%%--no-mmap*}
+	[[ "$opt" == *"0 means no limit"* ]] || { echo "--max: $opt"; false; }
+	var=${out#*ENVIRONMENT}
+	var=${var#* OOMSHIELD_MAX }
+	var=${var%%OOMSHIELD_LOG*}
+	[[ "$var" == *"0 means no limit"* ]] || { echo "OOMSHIELD_MAX: $var"; false; }
+}

@@ -33,6 +33,24 @@ start_holder() {
 	wait_for "$D/out" '^ready'
 }
 
+# start_env VAR=VALUE...: run holder with the library preloaded directly and
+# these settings, which the launcher would refuse or canonicalise; sets PID.
+start_env() {
+	mkfifo "$D/in"
+	env LD_PRELOAD="$LIB" OOMSHIELD_DEFRAG=0 "$@" "$BATS_FILE_TMPDIR/holder" 8 \
+		<"$D/in" >"$D/out" 2>"$D/err" 3>&- &
+	PID=$!
+	exec 7>"$D/in"
+	wait_for "$D/out" '^ready'
+}
+
+stop_holder() {
+	exec 7>&-
+	wait "$PID"
+	PID=
+	rm -f "$D/in" "$D/out" "$D/err"
+}
+
 field() {   # field LABEL: the value printed after a status label
 	printf '%s\n' "$output" | sed -n "s/^  $1  *//p"
 }
@@ -54,6 +72,18 @@ field() {   # field LABEL: the value printed after a status label
 	[ "$(field 'resident in RAM')" != "0 B" ]
 	[ "$(field dirty)" != "0 B" ]
 	[ "$(field 'DefragTick thread')" = "not running" ]
+}
+
+@test "a process whose library was replaced on disk is still protected" {
+	# make install or a rebuild while the process runs: maps says "(deleted)"
+	cp "$LIB" "$D/liboomshield.so"
+	LIB="$D/liboomshield.so" start_env OOMSHIELD_DIR="$D"
+	rm "$D/liboomshield.so"
+	run "$STATUS" "$PID"
+	printf '%s\n' "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "PID $PID (holder): protected by $D/liboomshield.so"* ]]
+	stop_holder
 }
 
 @test "oomshield status PID runs the same tool" {
@@ -78,8 +108,52 @@ field() {   # field LABEL: the value printed after a status label
 	done
 }
 
-@test "--only excluding the program: library loaded, no regions" {
-	start_holder --no-defrag --only=somethingelse
+@test "a symlinked or non-canonical OOMSHIELD_DIR: the regions are found" {
+	ln -s "$D" "$D/link"
+	for dir in "$D/link" "$D/link/" "/$D" "$D/." "$D//"; do
+		start_env OOMSHIELD_DIR="$dir"
+		run "$STATUS" "$PID"
+		echo "OOMSHIELD_DIR=$dir"
+		printf '%s\n' "$output"
+		[ "$status" -eq 0 ]
+		[[ "$(field 'file-backed regions')" =~ ^[1-9][0-9]*\ in\ [1-9] ]]
+		[[ "$(field 'backing directory')" == "$D ("*" free)" ]]
+		stop_holder
+	done
+}
+
+inactive() {   # inactive REASON: the status of $PID says so, exit 1
+	run --separate-stderr "$STATUS" "$PID"
+	echo "status=$status stderr=$stderr"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[ "$stderr" = "oomshield-status: PID $PID (holder): liboomshield.so loaded but inactive: $1" ]
+}
+
+@test "--only excluding the program: loaded but inactive, exit 1" {
+	start_holder --no-defrag --only=somethingelse,other
+	inactive "OOMSHIELD_ONLY=somethingelse,other does not name holder"
+	# The launcher passes the status on.
+	run "$OOMSHIELD" status "$PID"
+	[ "$status" -eq 1 ]
+}
+
+@test "OOMSHIELD_DISABLE=1: loaded but inactive, exit 1" {
+	start_env OOMSHIELD_DIR="$D" OOMSHIELD_DISABLE=1
+	inactive "OOMSHIELD_DISABLE=1"
+}
+
+@test "a backing directory on tmpfs, or missing: loaded but inactive, exit 1" {
+	[ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] || skip "/dev/shm is not tmpfs here"
+	start_env OOMSHIELD_DIR=/dev/shm
+	inactive "backing directory /dev/shm is on tmpfs, which is RAM"
+	stop_holder
+	start_env OOMSHIELD_DIR="$D/gone"
+	inactive "backing directory $D/gone does not exist"
+}
+
+@test "--only naming the program: active, exit 0, even before a region exists" {
+	start_holder --no-defrag --only=holder -t 64M
 	run "$STATUS" "$PID"
 	[ "$status" -eq 0 ]
 	[ "$(field 'file-backed regions')" = "0 in 0 files" ]
