@@ -29,6 +29,7 @@
 #include "advise.h"
 #include "cache.h"
 #include "config.h"
+#include "defrag.h"
 #include "log.h"
 #include "os.h"
 #include "stats.h"
@@ -128,6 +129,7 @@ static void *from_cache(size_t size, size_t cap, int zero)
 
 void *oms_big_alloc(size_t size, size_t align, int zero)
 {
+	oms_defrag_poke();
 	if (!oms_cfg.dir_ok) {
 		oms_stats_count(OMS_CAUSE_NODIR); /* config.c said why, once */
 		return NULL;

@@ -71,6 +71,12 @@ static struct {
 
 static pthread_mutex_t fork_mu = PTHREAD_MUTEX_INITIALIZER;
 static int started;      /* the thread was started in this process */
+/* Fork child: the thread is started by the first large allocation made at
+ * least one interval after the fork (oms_defrag_poke), not in the fork
+ * handler.  A child on its way to exec must stay single-threaded:
+ * unshare(CLONE_NEWUSER) fails in a multi-threaded process. */
+static int deferred;
+static uint64_t deferred_since;
 
 /* ------------------------------------------------------------------ */
 /* The seed's state machine: pure, clock passed in. */
@@ -322,7 +328,9 @@ static int open_lock(void)
 			return fd;
 		}
 	}
-	int n = snprintf(path, sizeof path, "%s/." LOCK_NAME, oms_cfg.dir);
+	/* Fallback for root without a writable /run: OOMSHIELD_DIR.  Never
+	 * for anyone else: the named file would stay in the user's folder. */
+	int n = geteuid() == 0 ? snprintf(path, sizeof path, "%s/." LOCK_NAME, oms_cfg.dir) : -1;
 	if (n > 0 && (size_t)n < sizeof path) {
 		int fd = open_lock_at(path);
 		if (fd >= 0) {
@@ -488,6 +496,12 @@ unsigned oms_defrag_tick(void)
 		oms_log_once(&D.l_secure, OMS_LOG_INFO,
 			     "defrag: secure-execution process: monitoring only, no /proc writes");
 	}
+	/* The kernel lets only uid 0 write compact_memory (it checks the uid,
+	 * not a capability): without it, say so once and never try - in
+	 * particular never create a lock file for an action that cannot be.
+	 * A fake OOMSHIELD_PROC_ROOT is the tests' and may be writable. */
+	if (!oms_cfg.proc_root[0] && geteuid() != 0 && !D.st.inert)
+		refuse(P_COMPACT, EPERM);
 	if (!D.picked)
 		pick_zones();
 	if (!D.nwatch || measure(&r) < 0)
@@ -679,10 +693,19 @@ void oms_defrag_atfork_child(void)
 	D.lock_fd = -1;
 	if (!__atomic_load_n(&started, __ATOMIC_ACQUIRE))
 		return;
-	/* A child that goes on without exec gets its own thread; one that
-	 * execs soon loses it before the first tick, having paid only the
-	 * thread creation. */
+	/* A child that goes on without exec gets its own thread - later, from
+	 * oms_defrag_poke; meanwhile the parent's thread serves the machine. */
 	oms_defrag_reset();
+	deferred_since = oms_os.now_ms();
+	__atomic_store_n(&deferred, 1, __ATOMIC_RELEASE);
+}
+
+void oms_defrag_poke(void)
+{
+	if (!__atomic_load_n(&deferred, __ATOMIC_ACQUIRE) ||
+	    oms_os.now_ms() - deferred_since < oms_cfg.defrag_interval_ms ||
+	    !__atomic_exchange_n(&deferred, 0, __ATOMIC_ACQ_REL))
+		return;
 	if (spawn() < 0)
 		__atomic_store_n(&started, 0, __ATOMIC_RELEASE);
 }

@@ -91,6 +91,9 @@ void oms_defrag_start(void);          /* idempotent; no-op unless oms_cfg.defrag
 void oms_defrag_atfork_prepare(void);
 void oms_defrag_atfork_parent(void);
 void oms_defrag_atfork_child(void);   /* call after malloc's locks are usable */
+/* Start the thread a fork child deferred, once an interval has passed.
+ * Called at the top of the large-allocation paths, with no lock held. */
+void oms_defrag_poke(void);
 int oms_defrag_stats(char *buf, size_t cap);
 
 #endif

@@ -21,6 +21,7 @@
 #include "big.h"
 #include "block.h"
 #include "config.h"
+#include "defrag.h"
 #include "log.h"
 #include "os.h"
 #include "stats.h"
@@ -387,6 +388,7 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 		return p;
 	}
 	int e = errno;
+	oms_defrag_poke();
 	size_t rl = page_up(len);
 	if (rl < len || !oms_big_account(rl)) {
 		oms_stats_fallback(OMS_CAUSE_MAX, 0, len);

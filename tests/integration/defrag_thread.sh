@@ -36,7 +36,12 @@ poll 10 '! kill -0 $pid 2>/dev/null' || fail "process kept alive by the DefragTi
 wait $pid; rc=$?
 [ $rc -eq 0 ] || fail "pthread_exit program exited $rc"
 
-# fork without exec: the child runs its own thread.
+# Right after fork the child is single-threaded (it may exec, or call
+# unshare(CLONE_NEWUSER), which a multi-threaded process cannot).
+out=$(run "$PROG" forkcount) || fail "forkcount failed: $out"
+[ "$out" = "child-tasks 1" ] || fail "a fork child starts multi-threaded: $out"
+
+# fork without exec: the child that goes on working runs its own thread.
 protect "$T/f.log" "$PROG" fork > "$T/f.out"
 poll 10 'grep -q "^child " "$T/f.out"' || fail "fork program did not start"
 child=$(sed -n 's/^child //p' "$T/f.out")

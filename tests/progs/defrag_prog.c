@@ -3,15 +3,35 @@
  *                              must still exit once no program thread is left
  *   defrag_prog sigwait        SIGUSR1 blocked in main, taken with sigwait():
  *                              the thread must never receive it
- *   defrag_prog fork           forks; the child (no exec) prints its pid and
- *                              pauses, the parent waits for it
+ *   defrag_prog fork           forks; the child (no exec) prints its pid,
+ *                              keeps making large allocations until its
+ *                              DefragTick thread appears (10 s at most),
+ *                              then pauses; the parent waits for it
+ *   defrag_prog forkcount      forks; the child prints how many threads it
+ *                              has right after fork (what it would have
+ *                              when it calls unshare() or exec), and exits
  * Each prints "ready" (and the child's pid for fork) on stdout when set. */
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+static int tasks(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
 
 int main(int argc, char **argv)
 {
@@ -39,6 +59,15 @@ int main(int argc, char **argv)
 			return 2;
 		if (pid == 0) {
 			printf("child %d\n", (int)getpid());
+			/* A child that goes on working: large blocks, now and then. */
+			struct timespec ms5 = {0, 5000000};
+			for (int i = 0; i < 2000 && tasks() < 2; i++) {
+				char *volatile p = malloc(4 << 20);
+				if (p)
+					p[0] = 1;
+				free(p);
+				nanosleep(&ms5, NULL);
+			}
 			pause();
 			_exit(0);
 		}
@@ -47,6 +76,18 @@ int main(int argc, char **argv)
 		waitpid(pid, &st, 0);
 		return 0;
 	}
-	fprintf(stderr, "usage: defrag_prog pthread_exit|sigwait|fork\n");
+	if (!strcmp(mode, "forkcount")) {
+		pid_t pid = fork();
+		if (pid < 0)
+			return 2;
+		if (pid == 0) {
+			printf("child-tasks %d\n", tasks());
+			_exit(0);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+		return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+	}
+	fprintf(stderr, "usage: defrag_prog pthread_exit|sigwait|fork|forkcount\n");
 	return 2;
 }

@@ -702,6 +702,37 @@ START_TEST(actor_falls_back_to_dir)
 }
 END_TEST
 
+/* Not root, on the real /proc: the kernel would refuse compact_memory, so
+ * the thread never tries and never creates a lock file anywhere. */
+START_TEST(not_root_never_acts)
+{
+	if (geteuid() != 0) {
+		printf("skip not_root_never_acts: needs root to drop to another uid\n");
+		return;
+	}
+	file("/proc/buddyinfo", FRAG_BUDDY);
+	pid_t pid = fork();
+	if (pid == 0) {
+		oms_cfg.proc_root[0] = '\0'; /* reads are still the fakes */
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(3);
+		char q[400];
+		snprintf(q, sizeof q, "%s/.oomshield-defrag.lock", dir);
+		for (uint64_t t = 100000; t < 200000; t += 1000)
+			if (tick_at(t))
+				_exit(4);
+		struct oms_defrag_state s;
+		oms_defrag_snapshot(&s);
+		_exit(write_calls == 0 && s.inert && access(q, F_OK) != 0 ? 0 : 5);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+	ck_assert_int_eq(log_count("compaction needs uid 0"), 1);
+	ck_assert_int_eq(log_count("compacting"), 0);
+}
+END_TEST
+
 START_TEST(actor_refuses_symlink)
 {
 	/* A lock path that is a symlink (an attack in a shared folder) is
@@ -872,12 +903,19 @@ START_TEST(thread_restarts_in_fork_child)
 	pid = fork();
 	if (pid == 0) {
 		oms_defrag_atfork_child();
-		/* The child's own thread: it appears and it acts. */
+		/* Single-threaded after the fork handler (it may exec or call
+		 * unshare next), and a poke within the interval starts nothing. */
 		int named = 0;
+		oms_defrag_poke();
+		if (count_tasks(&named) != 1 || named)
+			_exit(2);
+		/* A child that goes on allocating gets its own thread, and it
+		 * acts. */
 		for (int i = 0; i < 1000 && !named; i++) {
-			count_tasks(&named);
 			struct timespec ts = {0, 10000000};
 			nanosleep(&ts, NULL);
+			oms_defrag_poke();
+			count_tasks(&named);
 		}
 		/* Fresh statistics, and they move: the thread ticks. */
 		struct oms_defrag_state s;
@@ -932,6 +970,7 @@ int main(void)
 	tcase_add_test(io, actor_lock_held_yields);
 	tcase_add_test(io, actor_falls_back_to_dir);
 	tcase_add_test(io, actor_refuses_symlink);
+	tcase_add_test(io, not_root_never_acts);
 	tcase_add_test(io, stats_text);
 	suite_add_tcase(s, io);
 
