@@ -10,6 +10,7 @@
 #include "big.h"
 #include "block.h"
 #include "config.h"
+#include "log.h"
 #include "next.h"
 
 #include <errno.h>
@@ -40,6 +41,7 @@ void oms_init(void)
 	long pg = sysconf(_SC_PAGESIZE);
 	if (pg > 0)
 		oms_page = (size_t)pg;
+	oms_log_capture_stderr(); /* before the first line (a bad setting) */
 	oms_config_load(&oms_cfg, NULL);
 	in_init = 0;
 	errno = e;

@@ -1,10 +1,11 @@
 /* log.c - see log.h.
  *
  * The log fd is either 2 (the program's stderr, which we may write to) or a
- * file we opened.  A program may close or dup2 over our file's fd; before
- * every write we check that the fd still names the inode we opened, and
- * fall back to stderr otherwise, so we never write into the program's files.
- * No lock: the fd/inode triple is written once at start-up.
+ * file we opened.  A program may close or dup2 over either; before every
+ * write we check that the fd still names the file it named at start-up
+ * (fd 2) or that we opened, and fall back to stderr, or to silence, so we
+ * never write into the program's files.  No lock: the fd/inode pairs are
+ * written once at start-up.
  */
 #include "log.h"
 #include "os.h"
@@ -22,6 +23,9 @@ int oms_log_level = OMS_LOG_WARN;
 static int log_fd = 2;
 static dev_t log_dev;
 static ino_t log_ino;
+static int err_known;      /* fd 2 was open at start-up ... */
+static dev_t err_dev;      /* ... and named this file */
+static ino_t err_ino;
 
 static const char *const level_name[] = {"off", "error", "warn", "info", "debug"};
 
@@ -45,14 +49,32 @@ void oms_log_open(const char *path)
 	log_fd = fd;
 }
 
+void oms_log_capture_stderr(void)
+{
+	struct stat st;
+	int e = errno;
+	err_known = fstat(2, &st) == 0;
+	err_dev = st.st_dev;
+	err_ino = st.st_ino;
+	errno = e;
+}
+
+static int stderr_fd(void)
+{
+	struct stat st;
+	if (err_known && fstat(2, &st) == 0 && st.st_dev == err_dev && st.st_ino == err_ino)
+		return 2;
+	return -1; /* closed, or now another file of the program's: stay silent */
+}
+
 static int current_fd(void)
 {
 	if (log_fd == 2)
-		return 2;
+		return stderr_fd();
 	struct stat st;
 	if (fstat(log_fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino)
 		return log_fd;
-	return 2; /* our file's fd was closed or reused by the program */
+	return stderr_fd(); /* our file's fd was closed or reused by the program */
 }
 
 static void vlog(const char *tag, const char *fmt, va_list ap)
@@ -65,9 +87,10 @@ static void vlog(const char *tag, const char *fmt, va_list ap)
 	if (len > sizeof buf - 2)
 		len = sizeof buf - 2;
 	buf[len++] = '\n';
+	int fd = current_fd();
 	ssize_t w;
 	do
-		w = write(current_fd(), buf, len);
+		w = fd < 0 ? 0 : write(fd, buf, len);
 	while (w < 0 && errno == EINTR);
 	errno = e;
 }

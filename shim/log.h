@@ -14,6 +14,12 @@ extern int oms_log_level;
 /* Open the log file (append); on failure keep stderr and say so. */
 void oms_log_open(const char *path);
 
+/* Note which file fd 2 is now, at start-up: the shim writes to stderr only
+ * while fd 2 still is that file.  A program that closes its stderr and
+ * then opens a data file or a socket (which gets fd 2) must never find our
+ * lines in it. */
+void oms_log_capture_stderr(void);
+
 void oms_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Always written, whatever the level: for output the user asked for

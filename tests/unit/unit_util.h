@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
+
 /* Redirect fd 2 to an unlinked temporary file until capture_end. */
 struct capture {
 	int saved, fd;
@@ -26,12 +28,14 @@ static inline void capture_begin(struct capture *c)
 	c->saved = dup(2);
 	ck_assert_int_ge(c->saved, 0);
 	ck_assert_int_eq(dup2(c->fd, 2), 2);
+	oms_log_capture_stderr(); /* the shim writes only to the fd 2 it knows */
 }
 
 /* Restore fd 2 and return what was written, NUL-terminated, in buf. */
 static inline const char *capture_end(struct capture *c, char *buf, size_t cap)
 {
 	ck_assert_int_eq(dup2(c->saved, 2), 2);
+	oms_log_capture_stderr();
 	close(c->saved);
 	size_t got = 0;
 	ssize_t r;
