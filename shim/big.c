@@ -36,8 +36,11 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 size_t oms_page = 4096;
 
@@ -433,19 +436,111 @@ int oms_remap_over(void *addr, size_t len, int prot, int flags, int fd, off_t of
 	return 0;
 }
 
-static int remap_over(struct oms_block *b, int flags, int fd)
+/* A block the program has mprotect'ed (OMS_BLK_NOCACHE) may hold ranges of
+ * other protections - guard pages, a frozen table - that a remap at fork
+ * would reset to b->prot.  They are read back from the kernel's own view,
+ * /proc/self/maps (the process's, not a system file: not under
+ * OOMSHIELD_PROC_ROOT), and given again after the remap. */
+#define MAX_PROTS 32
+struct prots {
+	int n; /* -1: unknown (unreadable, or more ranges than fit) */
+	struct { uintptr_t a, z; int prot; } r[MAX_PROTS];
+};
+
+static int parse_prot(const char *perm)
 {
-	return oms_remap_over(b->addr, b->cap, b->prot, flags, fd, 0);
+	return (perm[0] == 'r' ? PROT_READ : 0) | (perm[1] == 'w' ? PROT_WRITE : 0) |
+	       (perm[2] == 'x' ? PROT_EXEC : 0);
 }
 
+static void read_prots(const struct oms_block *b, struct prots *out)
+{
+	uintptr_t a = (uintptr_t)b->addr, z = a + b->cap;
+	char buf[4096];
+	size_t have = 0;
+	int done = 0;
+	out->n = 0;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		out->n = -1;
+		return;
+	}
+	while (!done) {
+		ssize_t r = read(fd, buf + have, sizeof buf - have - 1);
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		buf[have] = '\0';
+		char *line = buf, *nl;
+		while (!done && (nl = strchr(line, '\n'))) {
+			*nl = '\0';
+			char *e;
+			uintptr_t lo = (uintptr_t)strtoull(line, &e, 16), hi;
+			if (*e == '-' && (hi = (uintptr_t)strtoull(e + 1, &e, 16), *e == ' ') &&
+			    hi > a && lo < z) {
+				if (out->n == MAX_PROTS) {
+					out->n = -1;
+					done = 1;
+					break;
+				}
+				out->r[out->n].a = lo > a ? lo : a;
+				out->r[out->n].z = hi < z ? hi : z;
+				out->r[out->n++].prot = parse_prot(e + 1);
+			} else if (*e == '-' && lo >= z) {
+				done = 1; /* the file is sorted by address */
+			}
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have >= sizeof buf - 1) /* a line longer than the buffer: a path */
+			have = 0;
+	}
+	close(fd);
+}
+
+/* Give back the protections a remap reset to `now`. */
+static void apply_prots(const struct prots *p, int now)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->r[i].prot != now)
+			oms_os.mprotect((void *)p->r[i].a, p->r[i].z - p->r[i].a, p->r[i].prot);
+}
+
+static int remap_over(struct oms_block *b, int flags, int fd)
+{
+	struct prots p = {.n = 0};
+	if (b->flags & OMS_BLK_NOCACHE)
+		read_prots(b, &p);
+	if (oms_remap_over(b->addr, b->cap, b->prot, flags, fd, 0) < 0)
+		return -1;
+	apply_prots(&p, b->prot);
+	return 0;
+}
+
+/* An anonymous copy of b, for a child when b's fd is lost.  Ranges the
+ * program made unreadable are opened for the copy and closed again. */
 static void *snapshot(struct oms_block *b)
 {
 	char *s = oms_os.mmap(NULL, b->cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			      -1, 0);
 	if (s == MAP_FAILED)
 		return NULL;
-	if (b->prot & PROT_READ)
-		memcpy(s, b->addr, b->cap);
+	struct prots p = {.n = 0};
+	if (b->flags & OMS_BLK_NOCACHE)
+		read_prots(b, &p);
+	if (p.n < 0) { /* layout unknown: readable for the copy, then b->prot */
+		p.n = 1;
+		p.r[0].a = (uintptr_t)b->addr;
+		p.r[0].z = (uintptr_t)b->addr + b->cap;
+		p.r[0].prot = b->prot;
+		oms_os.mprotect(b->addr, b->cap, PROT_READ);
+	}
+	for (int i = 0; i < p.n; i++)
+		if (!(p.r[i].prot & PROT_READ))
+			oms_os.mprotect((void *)p.r[i].a, p.r[i].z - p.r[i].a, PROT_READ);
+	memcpy(s, b->addr, b->cap);
+	apply_prots(&p, -1);
 	return s;
 }
 
@@ -509,12 +604,21 @@ void oms_big_fork_child(void)
 			b->child_fd = -1;
 		}
 		if (b->snap) {
+			struct prots p = {.n = 0};
+			if (b->flags & OMS_BLK_NOCACHE)
+				read_prots(b, &p);
 			if (oms_os.mremap(b->snap, b->cap, b->cap, MREMAP_MAYMOVE | MREMAP_FIXED,
 					  b->addr) == MAP_FAILED) {
 				oms_log_once(&warned, OMS_LOG_ERROR,
 					     "fork: cannot give the child a private copy of %p", b->addr);
 				oms_os.munmap(b->snap, b->cap);
 			} else {
+				/* The copy is read-write; the program's protections
+				 * come back, or b->prot when they are unknown. */
+				if (p.n >= 0)
+					apply_prots(&p, PROT_READ | PROT_WRITE);
+				else if (b->prot != (PROT_READ | PROT_WRITE))
+					oms_os.mprotect(b->addr, b->cap, b->prot);
 				oms_store_close(b);
 				oms_stats.live -= b->cap;
 				b->dev = 0;

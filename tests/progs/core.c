@@ -1,6 +1,6 @@
 /* core.c - the malloc-family semantics a protected program relies on.
  * Usage: core TEST...   (TEST: entry realloc calloc zero align errno fork
- *        forkthreads threads growth fds usable madvise, or all)
+ *        forkthreads threads growth fds usable madvise guard, or all)
  * With EXPECT_SHIM=1 it also asserts that blocks >= 64 KiB are file-backed
  * (run it with OOMSHIELD_THRESHOLD=64K).  Exit 0 when every check holds. */
 #include "oms_test.h"
@@ -8,6 +8,8 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <signal.h>
+#include <stdint.h>
 #include <sys/wait.h>
 
 #define BIG ((size_t)(256 << 10))
@@ -413,6 +415,55 @@ static void t_madvise(void)
 	free(p);
 }
 
+/* 1 if writing (or reading) *p kills a child with SIGSEGV/SIGBUS. */
+static int faults_on(volatile char *p, int write)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (write)
+			*p = 1;
+		else
+			(void)*p;
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFSIGNALED(st) && (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGBUS);
+}
+
+/* Protections the program set inside a large block (a guard page, a
+ * read-only part) hold in the parent and the child after a fork. */
+static void t_guard(void)
+{
+	size_t n = 4 * BIG, pg = (size_t)sysconf(_SC_PAGESIZE);
+	char *p = malloc(n);
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	backed(p, 1);
+	memset(p, 0x33, n);
+	char *guard = (char *)(((uintptr_t)p + BIG + pg - 1) & ~(uintptr_t)(pg - 1));
+	char *ro = guard + BIG;
+	CHECK(mprotect(guard, pg, PROT_NONE) == 0);
+	CHECK(mprotect(ro, BIG, PROT_READ) == 0);
+	CHECK(faults_on(guard, 0) && faults_on(ro, 1) && !faults_on(ro, 0));
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int ok = faults_on(guard, 0) && faults_on(ro, 1) && ro[5] == 0x33 && p[0] == 0x33;
+		p[0] = 0x44; /* private to the child */
+		_exit(ok ? 0 : 1);
+	}
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(faults_on(guard, 0) && faults_on(ro, 1) && ro[5] == 0x33 && p[0] == 0x33);
+	close(ready[0]);
+	close(ready[1]);
+	CHECK(mprotect(guard, (size_t)(ro + BIG - guard), PROT_READ | PROT_WRITE) == 0);
+	free(p);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct named_test tests[] = {
@@ -420,7 +471,7 @@ int main(int argc, char **argv)
 		{"zero", t_zero}, {"align", t_align}, {"errno", t_errno},
 		{"fork", t_fork}, {"forkthreads", t_forkthreads}, {"threads", t_threads},
 		{"growth", t_growth}, {"usable", t_usable}, {"fds", t_fds},
-		{"madvise", t_madvise},
+		{"madvise", t_madvise}, {"guard", t_guard},
 	};
 	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
 	return run_named(tests, sizeof tests / sizeof tests[0], argc, argv);
