@@ -360,6 +360,8 @@ if want 6a; then
 			in_cg swap "$sf" "$BIN/pressure" seq "$SEQ"; wst=$(pr_status); wms=$MS
 			swap_off
 			[ "$wst" = ok ] || { note "swap run $r: $wst"; wms=$((TMO * 1000)); }
+			# A run that failed to run at all is no timing of anything.
+			case "$st $wst" in *failed*) note "round $r: no ratio (a run failed)"; continue ;; esac
 			note "round $r: dd $dms ms ($(( SEQ * 1000 / (dms ? dms : 1) )) MiB/s), shim $sms ms [$st, phases ${sph:-}], swap $wms ms [$wst, phases ${OUTP:-}]"
 			# speed ratio: (SEQ / shim time) / (SEQ / dd time)
 			va+=" $(ratio "$dms" "$sms")"; vb+=" $(ratio "$sms" "$wms")"
@@ -390,6 +392,7 @@ if want 6b; then
 			in_cg swap "$sf" "$BIN/pressure" rand "$RND" "$OPS"; wst=$(pr_status); wms=$MS
 			swap_off
 			[ "$wst" = ok ] || { note "swap run $r: $wst"; wms=$((TMO * 1000)); }
+			case "$st $wst" in *failed*) note "round $r: no ratio (a run failed)"; continue ;; esac
 			note "round $r: shim $sms ms [$st, phases ${sph:-}], swap $wms ms [$wst, phases ${OUTP:-}]"
 			v+=" $(ratio "$sms" "$wms")"; shim_ms+=" $sms"; swap_ms+=" $wms"
 		done
