@@ -47,6 +47,13 @@ else
 	for u in "$B"/tests/unit/test_*; do
 		[ -x "$u" ] || { skp unit "no unit tests built (Check for $TRIPLET missing?)"; break; }
 		t "unit/$(basename "$u")" tgt "$u"
+		# Cases (or parts) a unit test skipped under qemu, with the reason
+		# it printed: "skip CASE: WHY".
+		grep '^skip [^:]*: ' "$T/log" > "$T/skips"
+		while IFS= read -r l; do
+			l=${l#skip }
+			skp "unit/$(basename "$u")/${l%%: *}" "${l#*: }"
+		done < "$T/skips"
 	done
 	for s in entry realloc calloc zero align errno threads growth usable fds; do
 		t "core/$s" core "$s"

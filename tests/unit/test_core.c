@@ -166,9 +166,70 @@ static const char *maps_line(const void *p, char *line, size_t cap)
 	return NULL;
 }
 
+/* Whether the page at p is mapped: a /proc/self/maps range holds it.
+ * msync() fails with ENOMEM on an unmapped page, but not under qemu-user
+ * for a 32-bit guest: qemu keeps the whole guest address space reserved in
+ * the host (PROT_NONE), so msync of a page the guest unmapped succeeds.
+ * qemu's emulated /proc/self/maps lists the guest's own mappings only.
+ * Natively both must agree. */
 static int mapped(const void *p)
 {
-	return msync((void *)((uintptr_t)p & ~(uintptr_t)4095), 4096, MS_ASYNC) == 0;
+	uintptr_t a = (uintptr_t)p;
+	int in_maps = 0;
+	for (const char *l = read_maps(); *l;) {
+		char *end;
+		unsigned long long lo = strtoull(l, &end, 16);
+		unsigned long long hi = *end == '-' ? strtoull(end + 1, NULL, 16) : 0;
+		if (lo <= a && a < hi) {
+			in_maps = 1;
+			break;
+		}
+		if (!(l = strchr(l, '\n')))
+			break;
+		l++;
+	}
+	if (!under_qemu()) {
+		int by_msync = msync((void *)(a & ~(uintptr_t)4095), 4096, MS_ASYNC) == 0;
+		ck_assert_msg(by_msync == in_maps, "%p: /proc/self/maps says %smapped, msync %s", p,
+			      in_maps ? "" : "not ", by_msync ? "succeeds" : "fails");
+	}
+	return in_maps;
+}
+
+/* qemu-user 7.2 for a 32-bit guest (linux-user/mmap.c, target_mremap):
+ * after shrinking a mapping in place it re-reserves the wrong range,
+ * [old + old_size, old + 2 * old_size - new_size) instead of the freed
+ * tail, i.e. maps PROT_NONE over whatever follows the old mapping (in
+ * resize_shrink: libc, then a SIGSEGV).  Upstream fix: "linux-user: fix
+ * mremap unmapping adjacent region" (qemu-devel, October 2025).  1 if the
+ * emulator running us does that: in a child, shrink 4 pages to 1 and read
+ * the mapping after them. */
+static int mremap_shrink_clobbers_next(void)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rlimit no_core = {0, 0};
+		setrlimit(RLIMIT_CORE, &no_core);
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0)
+			dup2(null, 2); /* "qemu: uncaught target signal 11" */
+		char *r = mmap(NULL, 8 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (r == MAP_FAILED ||
+		    mmap(r, 8 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+			 0) == MAP_FAILED ||
+		    mprotect(r + 4 * pg, pg, PROT_READ) < 0) /* two mappings: [r, r+4), [r+4, r+8) */
+			_exit(2);
+		if (mremap(r, 4 * pg, pg, 0) != r)
+			_exit(3);
+		_exit(*(volatile char *)(r + 4 * pg) == 0 ? 0 : 4); /* SIGSEGV if clobbered */
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) == 0),
+		      "mremap probe: status %#x", st);
+	return WIFSIGNALED(st);
 }
 
 /* ---- registry (block.c) ---- */
@@ -548,6 +609,12 @@ END_TEST
 
 START_TEST(resize_shrink)
 {
+	if (under_qemu() && mremap_shrink_clobbers_next()) {
+		skip_case("resize_shrink", "this qemu-user's mremap shrink maps PROT_NONE over the mapping "
+					   "after the old range (32-bit guest); not a shim bug, see "
+					   "mremap_shrink_clobbers_next in test_core.c");
+		return;
+	}
 	char *p = oms_big_alloc(4 * MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	fill(p, 4 * MiB, 4);

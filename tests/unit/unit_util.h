@@ -1,6 +1,7 @@
 /* unit_util.h - small helpers shared by the Check unit tests: capture what
- * the shim logs on fd 2, count substrings, count open fds.  Everything is
- * static inline so that a test file may use any subset under -Werror. */
+ * the shim logs on fd 2, count substrings, count open fds, tell qemu-user
+ * from a native run.  Everything is static inline so that a test file may
+ * use any subset under -Werror. */
 #ifndef OMS_UNIT_UTIL_H
 #define OMS_UNIT_UTIL_H
 
@@ -73,6 +74,25 @@ static inline int count_fds(void)
 			n++;
 	closedir(d);
 	return n;
+}
+
+/* Run under qemu-user: tests/cross/qemu-run.sh sets OMS_UNDER_QEMU=1 in the
+ * guest's environment (and clears it for native runs).  A few checks see
+ * the emulator rather than the shim there; they test for the emulator's
+ * behaviour too, and never skip on a native run. */
+static inline int under_qemu(void)
+{
+	const char *q = getenv("OMS_UNDER_QEMU");
+	return q && *q && strcmp(q, "0") != 0;
+}
+
+/* Say that (part of) a test case does not run here, and why.  Check has no
+ * "skipped" result: the case passes, and this line on stdout is what
+ * tests/cross/suite.sh reports (one "skip" per line). */
+static inline void skip_case(const char *tcase, const char *why)
+{
+	printf("skip %s: %s\n", tcase, why);
+	fflush(stdout);
 }
 
 #endif
