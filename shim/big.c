@@ -214,6 +214,7 @@ fail:
 
 void oms_big_free(struct oms_block *b)
 {
+	oms_defrag_poke();
 	struct oms_cache_out out = {.n = 0};
 	uint64_t now = oms_cfg.cache ? oms_os.now_ms() : 0;
 	int kept = 0;
@@ -307,9 +308,12 @@ int oms_big_demote(const void *addr, size_t len)
 	pthread_mutex_lock(&oms_lock);
 	for (struct oms_block *b = oms_live; b; b = b->next) {
 		uintptr_t s = (uintptr_t)b->addr;
-		/* A block the program has mprotect'ed before may hold guard
-		 * pages we cannot see: it is left alone. */
-		if (!b->dev || (b->flags & OMS_BLK_NOCACHE) || s >= z || a >= s + b->cap)
+		/* Only a block the call covers whole: copying more than the
+		 * program named would throw away other threads' writes to the
+		 * rest made during the copy.  A block the program has
+		 * mprotect'ed before may hold guard pages we cannot see: it is
+		 * left alone too. */
+		if (!b->dev || (b->flags & OMS_BLK_NOCACHE) || s < a || s + b->cap > z)
 			continue;
 		if (oms_copy_to_anon(b->addr, b->cap, b->prot) < 0)
 			continue;
@@ -441,7 +445,7 @@ int oms_remap_over(void *addr, size_t len, int prot, int flags, int fd, off_t of
  * would reset to b->prot.  They are read back from the kernel's own view,
  * /proc/self/maps (the process's, not a system file: not under
  * OOMSHIELD_PROC_ROOT), and given again after the remap. */
-#define MAX_PROTS 32
+#define MAX_PROTS 64
 struct prots {
 	int n; /* -1: unknown (unreadable, or more ranges than fit) */
 	struct { uintptr_t a, z; int prot; } r[MAX_PROTS];
@@ -529,13 +533,9 @@ static void *snapshot(struct oms_block *b)
 	struct prots p = {.n = 0};
 	if (b->flags & OMS_BLK_NOCACHE)
 		read_prots(b, &p);
-	if (p.n < 0) { /* layout unknown: readable for the copy, then b->prot */
-		p.n = 1;
-		p.r[0].a = (uintptr_t)b->addr;
-		p.r[0].z = (uintptr_t)b->addr + b->cap;
-		p.r[0].prot = b->prot;
-		oms_os.mprotect(b->addr, b->cap, PROT_READ);
-	}
+	/* Layout unknown (more ranges than fit): protections are left as they
+	 * are - changing them while the program's other threads run could
+	 * fault those threads - and the copy is made as before. */
 	for (int i = 0; i < p.n; i++)
 		if (!(p.r[i].prot & PROT_READ))
 			oms_os.mprotect((void *)p.r[i].a, p.r[i].z - p.r[i].a, PROT_READ);

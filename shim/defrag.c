@@ -61,12 +61,13 @@ static struct {
 	int no_debugfs;  /* the debugfs index failed once: buddyinfo from now on */
 	int no_node_file;/* nodeN/compact missing: compact_memory from now on */
 	int no_drop;     /* drop_caches cannot be written */
+	int no_root;     /* not uid 0 on the real /proc: never acts */
 	char *buf;       /* oms_os.mmap'd, grows to fit the largest file */
 	size_t cap;
 	int lock_fd;     /* held across an action; guarded by fork_mu */
 	char lock_path[OMS_PATH_MAX + 64];
 	/* oms_log_once flags, cleared by reset so tests see each line */
-	int l_read, l_zone, l_src, l_perm, l_nocompact, l_drop, l_lock, l_secure, l_fail;
+	int l_read, l_zone, l_src, l_perm, l_nocompact, l_drop, l_lock, l_secure, l_fail, l_noroot;
 } D = {.lock_fd = -1};
 
 static pthread_mutex_t fork_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -500,8 +501,11 @@ unsigned oms_defrag_tick(void)
 	 * not a capability): without it, say so once and never try - in
 	 * particular never create a lock file for an action that cannot be.
 	 * A fake OOMSHIELD_PROC_ROOT is the tests' and may be writable. */
-	if (!oms_cfg.proc_root[0] && geteuid() != 0 && !D.st.inert)
-		refuse(P_COMPACT, EPERM);
+	if (!oms_cfg.proc_root[0] && geteuid() != 0 && !D.st.inert) {
+		D.st.inert = D.no_root = 1;
+		oms_log_once(&D.l_noroot, OMS_LOG_INFO,
+			     "defrag: not running as root: monitoring only (compaction needs uid 0)");
+	}
 	if (!D.picked)
 		pick_zones();
 	if (!D.nwatch || measure(&r) < 0)
@@ -510,6 +514,11 @@ unsigned oms_defrag_tick(void)
 	unsigned want = oms_defrag_step(&D.st, now, r.level, r.fragmented, r.nodes);
 	oms_debug("defrag: tick: node %d zone %s safety level %d%s", r.node, r.zone, r.level,
 		  r.fragmented ? " (fragmented)" : "");
+	if (r.fragmented && D.no_root) /* worth a warning once it matters */
+		oms_log_once(&D.l_perm, OMS_LOG_WARN,
+			     "defrag: memory fragmented (node %d zone %s safety level %d < %d); "
+			     "compaction needs uid 0; monitoring only",
+			     r.node, r.zone, r.level, oms_cfg.safe_level);
 	return want ? act(want, now, &r) : 0;
 }
 
@@ -706,8 +715,10 @@ void oms_defrag_poke(void)
 	    oms_os.now_ms() - deferred_since < oms_cfg.defrag_interval_ms ||
 	    !__atomic_exchange_n(&deferred, 0, __ATOMIC_ACQ_REL))
 		return;
+	int e = errno;
 	if (spawn() < 0)
 		__atomic_store_n(&started, 0, __ATOMIC_RELEASE);
+	errno = e;
 }
 
 int oms_defrag_stats(char *buf, size_t cap)

@@ -92,7 +92,9 @@ void oms_defrag_atfork_prepare(void);
 void oms_defrag_atfork_parent(void);
 void oms_defrag_atfork_child(void);   /* call after malloc's locks are usable */
 /* Start the thread a fork child deferred, once an interval has passed.
- * Called at the top of the large-allocation paths, with no lock held. */
+ * Called, with no lock held, at the top of the large-allocation and
+ * large-free paths and of munmap - never from mprotect or madvise, which
+ * runtimes call from signal handlers (pthread_create is not safe there). */
 void oms_defrag_poke(void);
 int oms_defrag_stats(char *buf, size_t cap);
 

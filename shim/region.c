@@ -444,6 +444,7 @@ fallback:
 
 int oms_region_munmap(void *addr, size_t len)
 {
+	oms_defrag_poke();
 	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
 		return oms_sys_munmap(addr, len);
 	pthread_mutex_lock(&oms_map_lock);
@@ -533,6 +534,16 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 	return r;
 }
 
+/* A piece that became anonymous memory at addr keeps the fork advice the
+ * program gave (the kernel's own mremap keeps the VMA flags). */
+static void keep_fork_advice(const struct piece *p, void *addr, size_t len)
+{
+	if (p->flags & P_DONTFORK)
+		oms_sys_madvise(addr, len, MADV_DONTFORK);
+	if (p->flags & P_WIPE)
+		oms_sys_madvise(addr, len, MADV_WIPEONFORK);
+}
+
 /* Our pieces inside [a, b) become anonymous memory (see oms_big_demote). */
 static int demote_pieces(uintptr_t a, uintptr_t b)
 {
@@ -543,6 +554,7 @@ static int demote_pieces(uintptr_t a, uintptr_t b)
 	for (size_t i = hi; i-- > lo;) {
 		struct piece *p = &pieces[i];
 		if (oms_copy_to_anon((void *)p->start, p->end - p->start, p->prot) == 0) {
+			keep_fork_advice(p, (void *)p->start, p->end - p->start);
 			forget(p->start, p->end, 1); /* its file part is unmapped now */
 			n++;
 		}
@@ -651,8 +663,9 @@ fail:
 /* The file cannot take the growth (OOMSHIELD_MAX, a full disk): the kernel
  * would have grown anonymous memory, so the piece becomes anonymous memory
  * at a new place, as MREMAP_MAYMOVE allows.  One copy; the file part is
- * released.  Under oms_map_lock. */
-static void *grow_anon(size_t i, size_t nl, enum oms_cause cause, int err)
+ * released.  Under oms_map_lock; the caller counts the fallback after
+ * unlocking (a log line must not be written under the lock). */
+static void *grow_anon(size_t i, size_t nl)
 {
 	struct piece *p = &pieces[i];
 	size_t ol = p->end - p->start;
@@ -666,10 +679,10 @@ static void *grow_anon(size_t i, size_t nl, enum oms_cause cause, int err)
 	memcpy(dst, (void *)p->start, ol);
 	if (p->prot != (PROT_READ | PROT_WRITE))
 		oms_sys_mprotect(dst, nl, p->prot);
+	keep_fork_advice(p, dst, nl);
 	uintptr_t a = p->start;
 	oms_sys_munmap((void *)a, ol);
 	forget(a, a + ol, 1);
-	oms_stats_fallback(cause, err, nl);
 	return dst;
 }
 
@@ -678,6 +691,8 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
 		return oms_sys_mremap(old, old_len, new_len, flags, new_addr);
 	uintptr_t a = (uintptr_t)old, ol = page_up(old_len), nl = page_up(new_len);
+	enum oms_cause fb_cause = OMS_CAUSE_OTHER;
+	int fb = 0, fb_err = 0; /* a fallback to anonymous memory, counted after unlocking */
 	pthread_mutex_lock(&oms_map_lock);
 	size_t i = first_after(a);
 	int ours = i < npieces && pieces[i].start < a + (ol ? ol : 1);
@@ -705,9 +720,12 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 			 arena_take(p->ar, p->off + ol, delta) == 0;
 		if (!ok) {
 			if (relocate(p, nl) < 0 || arena_take(p->ar, p->off + ol, delta) < 0) {
-				if (flags == MREMAP_MAYMOVE)
-					r = grow_anon(lo, nl, oms_cause_of(errno), errno);
-				else
+				if (flags == MREMAP_MAYMOVE) {
+					fb = 1;
+					fb_cause = oms_cause_of(errno);
+					fb_err = errno;
+					r = grow_anon(lo, nl);
+				} else
 					errno = ENOMEM;
 				goto out;
 			}
@@ -719,9 +737,12 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 			arena_free(p->ar, p->off + ol, delta);
 			if (!max)
 				oms_big_unaccount(delta);
-			if (flags == MREMAP_MAYMOVE)
-				r = grow_anon(lo, nl, max ? OMS_CAUSE_MAX : oms_cause_of(e), e);
-			else
+			if (flags == MREMAP_MAYMOVE) {
+				fb = 1;
+				fb_cause = max ? OMS_CAUSE_MAX : oms_cause_of(e);
+				fb_err = e;
+				r = grow_anon(lo, nl);
+			} else
 				errno = ENOMEM;
 			goto out;
 		}
@@ -749,6 +770,11 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 	insert_piece(moved);
 out:
 	pthread_mutex_unlock(&oms_map_lock);
+	if (fb && r != MAP_FAILED) {
+		int e = errno;
+		oms_stats_fallback(fb_cause, fb_err, nl);
+		errno = e;
+	}
 	return r;
 }
 
@@ -807,6 +833,18 @@ void oms_region_fork_prepare(void)
 
 static void after_fork(int child)
 {
+	int parent_fd = -1;
+	if (child && cur_clone >= 0) {
+		/* The child's pieces of cur live in the clone from here on.  Swap
+		 * before the loop, so that a wipe below punches the child's copy
+		 * and never the parent's file. */
+		struct stat st;
+		parent_fd = arena_fd_ok(cur) ? cur->fd : -1;
+		oms_os.fstat(cur_clone, &st);
+		cur->fd = cur_clone;
+		cur->dev = st.st_dev;
+		cur->ino = st.st_ino;
+	}
 	for (size_t i = npieces; i-- > 0;) {
 		struct piece *p = &pieces[i];
 		size_t len = p->end - p->start;
@@ -838,15 +876,9 @@ static void after_fork(int child)
 		}
 	}
 	if (cur_clone >= 0) {
-		if (child) {
-			struct stat st;
-			if (arena_fd_ok(cur))
-				oms_os.close(cur->fd);
-			oms_os.fstat(cur_clone, &st);
-			cur->fd = cur_clone;
-			cur->dev = st.st_dev;
-			cur->ino = st.st_ino;
-		} else
+		if (child && parent_fd >= 0)
+			oms_os.close(parent_fd);
+		else if (!child)
 			oms_os.close(cur_clone);
 		cur_clone = -1;
 	}

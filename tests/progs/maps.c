@@ -216,11 +216,19 @@ static void t_mremapmax(void)
 {
 	char *p = anon(M64);
 	fill(p, M64, 9);
+	CHECK(madvise(p, M64, MADV_WIPEONFORK) == 0); /* must survive the move */
 	char *g = mremap(p, M64, 2 * M64, MREMAP_MAYMOVE);
 	CHECK(g != MAP_FAILED);
 	if (g == MAP_FAILED)
 		return;
 	CHECK(verify(g, M64, 9) && all_zero(g + M64, M64));
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(all_zero(g, M64) ? 0 : 1);
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(verify(g, M64, 9));
+	CHECK(madvise(g, 2 * M64, MADV_KEEPONFORK) == 0);
 	fill(g, 2 * M64, 10);
 	CHECK(verify(g, 2 * M64, 10));
 	CHECK(munmap(g, 2 * M64) == 0);
