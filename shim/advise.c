@@ -62,12 +62,11 @@ static void apply(int mode)
 	oms_debug("read-around %s for %zu mappings", mode == MADV_RANDOM ? "off" : "on", n);
 }
 
-int oms_advise_new(void *addr, size_t len, int had)
+void oms_advise_new(void *addr, size_t len, int had)
 {
 	int mode = __atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED);
 	if (mode != had)
 		oms_sys_madvise(addr, len, mode);
-	return mode;
 }
 
 int oms_advise_step(struct oms_advise_sample s)

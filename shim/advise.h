@@ -35,8 +35,8 @@ unsigned oms_advise_wanted_ms(void);
 
 /* Give a mapping the current advice; `had` is the advice it carries now
  * (MADV_NORMAL when fresh, the recorded one when reused from the cache), so
- * that the common case costs no syscall.  Returns the advice it now has. */
-int oms_advise_new(void *addr, size_t len, int had);
+ * that the common case costs no syscall. */
+void oms_advise_new(void *addr, size_t len, int had);
 
 void oms_advise_reset(void);     /* tests, and the fork child */
 

@@ -72,9 +72,9 @@ static struct {
 
 static pthread_mutex_t fork_mu = PTHREAD_MUTEX_INITIALIZER;
 static int started;      /* the thread was started in this process */
-/* Fork child: the thread is started by the first large allocation made at
- * least one interval after the fork (oms_defrag_poke), not in the fork
- * handler.  A child on its way to exec must stay single-threaded:
+/* Fork child: the thread is started by the first large allocation, large
+ * free or munmap made at least one interval after the fork
+ * (oms_defrag_poke), not in the fork handler.  A child on its way to exec must stay single-threaded:
  * unshare(CLONE_NEWUSER) fails in a multi-threaded process. */
 static int deferred;
 static uint64_t deferred_since;

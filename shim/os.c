@@ -72,9 +72,8 @@ int oms_sys_mprotect(void *addr, size_t len, int prot)
 	return (int)syscall(SYS_mprotect, addr, len, prot);
 }
 
-int oms_os_fd_high(int fd)
+static int fd_high(int fd, unsigned long lim)
 {
-	unsigned long lim = nofile_limit();
 	int floor = lim >= 2 * OMS_FD_FLOOR ? OMS_FD_FLOOR : (int)(lim / 2);
 	if (fd < 0 || fd >= floor)
 		return fd;
@@ -83,6 +82,11 @@ int oms_os_fd_high(int fd)
 		return fd;
 	close(fd);
 	return hi;
+}
+
+int oms_os_fd_high(int fd)
+{
+	return fd_high(fd, nofile_limit());
 }
 
 void oms_os_fd_forget(void)
@@ -108,25 +112,26 @@ void oms_os_fd_prepare(void)
 	errno = e;
 }
 
-static int open_tmpfile(const char *dir);
+static int open_tmpfile(const char *dir, unsigned long lim);
 
 static int real_open_tmpfile(const char *dir)
 {
-	if ((unsigned long)__atomic_load_n(&shim_fds, __ATOMIC_RELAXED) >= nofile_limit() / 4) {
+	unsigned long lim = nofile_limit(); /* one getrlimit per file */
+	if ((unsigned long)__atomic_load_n(&shim_fds, __ATOMIC_RELAXED) >= lim / 4) {
 		errno = EMFILE;
 		return -1;
 	}
-	int fd = open_tmpfile(dir);
+	int fd = open_tmpfile(dir, lim);
 	if (fd >= 0)
 		__atomic_fetch_add(&shim_fds, 1, __ATOMIC_RELAXED);
 	return fd;
 }
 
-static int open_tmpfile(const char *dir)
+static int open_tmpfile(const char *dir, unsigned long lim)
 {
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd >= 0)
-		return oms_os_fd_high(fd);
+		return fd_high(fd, lim);
 	/* Filesystems without O_TMPFILE say so in several ways; anything else
 	 * (EACCES, ENOENT, EMFILE, ENOSPC) is a real failure. */
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != ENOTDIR && errno != EINVAL)
@@ -141,7 +146,7 @@ static int open_tmpfile(const char *dir)
 	if (fd < 0)
 		return -1;
 	unlink(path); /* unnamed from here on: nothing left behind, even on SIGKILL */
-	return oms_os_fd_high(fd);
+	return fd_high(fd, lim);
 }
 
 static int real_fallocate(int fd, int mode, off_t off, off_t len)

@@ -15,14 +15,7 @@ err=$(sh -c 'ulimit -f 1024; exec env "$@"' sh OOMSHIELD_DIR="$T" OOMSHIELD_THRE
 rm -f "$T/out"
 assert_dir_empty "$T"
 
-[ "$(id -u)" = 0 ] || skip "RLIMIT_FSIZE case passed; the ENOSPC case needs root for a loop mount"
-command -v mkfs.ext4 >/dev/null || skip "RLIMIT_FSIZE case passed; mkfs.ext4 missing for the ENOSPC case"
-img=$T/fs.img
-dd if=/dev/zero of="$img" bs=1M count=0 seek=24 2>/dev/null
-mkfs.ext4 -q -F "$img" >/dev/null 2>&1 || skip "RLIMIT_FSIZE case passed; mkfs.ext4 failed"
-mkdir "$T/mnt"
-mount -o loop "$img" "$T/mnt" 2>/dev/null || skip "RLIMIT_FSIZE case passed; loop mount not possible here"
-trap 'umount "$T/mnt" 2>/dev/null' EXIT
+loop_mount ext4 24 || skip "RLIMIT_FSIZE case passed; the ENOSPC case: $LOOP_WHY"
 want=$("$P/toucher" malloc 40)
 err=$(OOMSHIELD_STATS=1 OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LIB" "$P/toucher" malloc 40 2>&1 >"$T/out") ||
 	fail "ENOSPC: program failed: $err"

@@ -17,6 +17,25 @@ assert_dir_empty() {
 	[ -z "$left" ] || fail "files left behind in $1: $left"
 }
 
+# loop_mount FSTYPE SIZE_MIB [MOUNT_OPTIONS]: a fresh filesystem of ours at
+# $T/mnt (from the image $T/fs.img), unmounted when the script exits; or
+# return 1 with the reason in LOOP_WHY.
+loop_mount() {
+	[ "$(id -u)" = 0 ] || { LOOP_WHY="needs root for a loop mount"; return 1; }
+	command -v "mkfs.$1" >/dev/null || { LOOP_WHY="mkfs.$1 missing"; return 1; }
+	truncate -s "${2}M" "$T/fs.img"
+	case $1 in
+	xfs) mkfs.xfs -q -m reflink=1 "$T/fs.img" ;;
+	*) "mkfs.$1" -q -F "$T/fs.img" ;;
+	esac >/dev/null 2>&1 || { LOOP_WHY="mkfs.$1 failed"; return 1; }
+	mkdir -p "$T/mnt"
+	mount -o "loop${3:+,$3}" "$T/fs.img" "$T/mnt" 2>/dev/null ||
+		{ LOOP_WHY="loop mount of $1 not possible here"; return 1; }
+	trap 'umount "$T/mnt" 2>/dev/null' EXIT
+}
+# loop_umount: undo loop_mount (for scripts that check $T is empty after).
+loop_umount() { umount "$T/mnt" && trap - EXIT && rm -f "$T/fs.img" && rmdir "$T/mnt"; }
+
 CG=
 cg_make() { # LIMIT_BYTES -> sets CG, or returns 1 with CG_WHY
 	[ "$(id -u)" = 0 ] || { CG_WHY="needs root for a memory cgroup"; return 1; }

@@ -415,22 +415,6 @@ static void t_madvise(void)
 	free(p);
 }
 
-/* 1 if writing (or reading) *p kills a child with SIGSEGV/SIGBUS. */
-static int faults_on(volatile char *p, int write)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		if (write)
-			*p = 1;
-		else
-			(void)*p;
-		_exit(0);
-	}
-	int st;
-	waitpid(pid, &st, 0);
-	return WIFSIGNALED(st) && (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGBUS);
-}
-
 /* Protections the program set inside a large block (a guard page, a
  * read-only part) hold in the parent and the child after a fork. */
 static void t_guard(void)
@@ -446,18 +430,18 @@ static void t_guard(void)
 	char *ro = guard + BIG;
 	CHECK(mprotect(guard, pg, PROT_NONE) == 0);
 	CHECK(mprotect(ro, BIG, PROT_READ) == 0);
-	CHECK(faults_on(guard, 0) && faults_on(ro, 1) && !faults_on(ro, 0));
+	CHECK(faults(guard, 0) && faults(ro, 1) && !faults(ro, 0));
 	int ready[2];
 	CHECK(pipe(ready) == 0);
 	pid_t pid = fork();
 	if (pid == 0) {
-		int ok = faults_on(guard, 0) && faults_on(ro, 1) && ro[5] == 0x33 && p[0] == 0x33;
+		int ok = faults(guard, 0) && faults(ro, 1) && ro[5] == 0x33 && p[0] == 0x33;
 		p[0] = 0x44; /* private to the child */
 		_exit(ok ? 0 : 1);
 	}
 	int st;
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	CHECK(faults_on(guard, 0) && faults_on(ro, 1) && ro[5] == 0x33 && p[0] == 0x33);
+	CHECK(faults(guard, 0) && faults(ro, 1) && ro[5] == 0x33 && p[0] == 0x33);
 	close(ready[0]);
 	close(ready[1]);
 	CHECK(mprotect(guard, (size_t)(ro + BIG - guard), PROT_READ | PROT_WRITE) == 0);

@@ -62,22 +62,6 @@ static char *anon(size_t n)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* Does touching p fault?  Tested in a child so that the fault is harmless. */
-static int faults(volatile char *p, int write)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		if (write)
-			*p = 1;
-		else
-			(void)*p;
-		_exit(0);
-	}
-	int st;
-	waitpid(pid, &st, 0);
-	return WIFSIGNALED(st) && (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGBUS);
-}
-
 static void t_zero(void)
 {
 	char *p = anon(M64);

@@ -6,10 +6,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int failures;
@@ -17,6 +19,23 @@ static int failures;
 #define CHECK(cond) do { if (!(cond)) { \
 	fprintf(stderr, "%s:%d: check failed: %s (errno %d)\n", __FILE__, __LINE__, #cond, errno); \
 	failures++; } } while (0)
+
+/* 1 if writing (write != 0) or reading *p kills a child with SIGSEGV or
+ * SIGBUS: tested in a child, so that the fault is harmless. */
+static inline int faults(volatile char *p, int write)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (write)
+			*p = 1;
+		else
+			(void)*p;
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFSIGNALED(st) && (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGBUS);
+}
 
 /* Copy the /proc/self/maps line whose range holds p into line; 0 if p is
  * not mapped. */
