@@ -32,6 +32,7 @@
 #include "defrag.h"
 #include "log.h"
 #include "os.h"
+#include "reap.h"
 #include "stats.h"
 #include "store.h"
 
@@ -239,9 +240,10 @@ void oms_big_free(struct oms_block *b)
 	oms_cache_release(&out);
 	if (kept)
 		return;
-	/* Unmapping the last mapping and closing the last fd frees the disk. */
-	oms_os.munmap(copy.addr, copy.cap);
+	/* Closing the fd and unmapping the last mapping frees the disk; for
+	 * a large block the thread does the last, slow part (reap.c). */
 	oms_store_close(&copy);
+	oms_reap_unmap(copy.addr, copy.cap);
 }
 
 void oms_big_note_mprotect(const void *addr, size_t len)

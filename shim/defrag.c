@@ -27,6 +27,7 @@
 #include "frag.h"
 #include "log.h"
 #include "os.h"
+#include "reap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -550,10 +551,16 @@ const char *oms_defrag_lock_path(void)
 /* The program's last thread is gone when the group leader is a zombie
  * and only it and we are counted.  glibc exits the process when its last
  * thread returns, so returning is how we stop keeping it alive.  This
- * reads our own /proc/self, which OOMSHIELD_PROC_ROOT does not redirect. */
+ * reads our own /proc/self, which OOMSHIELD_PROC_ROOT does not redirect.
+ * Every tick asks first whether /proc/self/exe still resolves: it stops
+ * (ENOENT) once the leader has exited and dropped its mm.  That costs a
+ * path walk; generating /proc/self/stat cost ~50 us a tick cold, a third
+ * of the thread's cost (docs/bench.md 19). */
 static int alone(void)
 {
 	char b[512];
+	if (readlink("/proc/self/exe", b, sizeof b) >= 0 || errno != ENOENT)
+		return 0;
 	pthread_mutex_lock(&fork_mu);
 	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd < 0 ? -1 : read(fd, b, sizeof b - 1);
@@ -596,6 +603,7 @@ static void *defrag_main(void *arg)
 {
 	(void)arg;
 	pthread_setname_np(pthread_self(), OMS_DEFRAG_THREAD_NAME);
+	oms_reap_open(1);
 	struct timespec next, due, now;
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	due = next;
@@ -611,10 +619,11 @@ static void *defrag_main(void *arg)
 			if (before(&due, &next))
 				next = due;
 		}
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
-			;
-		if (alone())
+		oms_reap_sleep_until(&next);
+		if (alone()) {
+			oms_reap_open(0);
 			return NULL;
+		}
 		oms_advise_tick(); /* first: a compaction below may block for seconds */
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (before(&now, &due))

@@ -14,6 +14,7 @@
 #include "big.h"
 #include "config.h"
 #include "os.h"
+#include "reap.h"
 #include "region.h"
 #include "stats.h"
 
@@ -45,6 +46,7 @@ static void child(void)
 {
 	oms_big_fork_child();
 	oms_region_fork_child();
+	oms_reap_fork_child();
 	oms_advise_reset();
 	if (oms_defrag_atfork_child)
 		oms_defrag_atfork_child();

@@ -2,6 +2,7 @@
 #include "store.h"
 #include "config.h"
 #include "os.h"
+#include "reap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,10 +27,14 @@ int oms_store_reserve(int fd, uint64_t off, uint64_t len)
 	if (!within_fsize_limit(off + len))
 		return -1;
 	int r;
-	do
+	int retried = 0;
+	for (;;) {
 		r = oms_os.fallocate(fd, 0, (off_t)off, (off_t)len);
-	while (r < 0 && errno == EINTR);
-	return r;
+		if (r == 0 || (errno != EINTR && (errno != ENOSPC || retried++ || !oms_reap_drain())))
+			return r;
+		/* ENOSPC: the files of blocks freed a moment ago may still be
+		 * on their way out (reap.c); their blocks are ours to reuse. */
+	}
 }
 
 int oms_store_create(struct oms_block *b, uint64_t size)

@@ -1,6 +1,8 @@
 /* toucher.c - a plain "legacy" program: allocate SIZE MiB with malloc or
  * with anonymous mmap, write every page twice, verify, print a checksum.
- * Usage: toucher malloc|mmap SIZE_MIB */
+ * Usage: toucher malloc|mmap SIZE_MIB [ROUNDS]
+ * With ROUNDS, the block is freed (free/munmap) and allocated again each
+ * round: the next round needs the disk the last one gave back. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +11,14 @@
 
 int main(int argc, char **argv)
 {
-	if (argc != 3)
+	if (argc != 3 && argc != 4)
 		return 2;
 	size_t n = (size_t)atol(argv[2]) << 20;
+	int rounds = argc == 4 ? atoi(argv[3]) : 1;
 	unsigned char *p;
+	uint64_t sum = 0;
+again:
+	sum = 0;
 	if (!strcmp(argv[1], "mmap")) {
 		p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
@@ -22,13 +28,19 @@ int main(int argc, char **argv)
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < n; i += 4096)
 			p[i] = (unsigned char)(i / 4096 * 7 + (size_t)pass);
-	uint64_t sum = 0;
 	for (size_t i = 0; i < n; i += 4096) {
 		if (p[i] != (unsigned char)(i / 4096 * 7 + 1)) {
 			fprintf(stderr, "toucher: wrong data at %zu\n", i);
 			return 4;
 		}
 		sum += p[i];
+	}
+	if (--rounds > 0) {
+		if (!strcmp(argv[1], "mmap"))
+			munmap(p, n);
+		else
+			free(p);
+		goto again;
 	}
 	printf("ok %zu MiB sum %llu\n", n >> 20, (unsigned long long)sum);
 	return 0;
