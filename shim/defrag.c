@@ -555,7 +555,7 @@ const char *oms_defrag_lock_path(void)
  * Every tick asks first whether /proc/self/exe still resolves: it stops
  * (ENOENT) once the leader has exited and dropped its mm.  That costs a
  * path walk; generating /proc/self/stat cost ~50 us a tick cold, a third
- * of the thread's cost (docs/bench.md 19). */
+ * of the thread's cost (docs/bench.md 20). */
 static int alone(void)
 {
 	char b[512];
