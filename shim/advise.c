@@ -11,18 +11,23 @@
  *   New mappings start RANDOM: fresh memory holds nothing worth reading
  *   around, and a first-touch write fault would read back pages that were
  *   just written and evicted (halves a sequential fill under pressure).
- *   Each tick, from getrusage: bytes read from disk (ru_inblock) against
- *   pages the program touched (major faults + minor faults x fault-around).
- *   NORMAL: when a busy tick used less than a quarter of what was read,
- *           switch every file-backed mapping to MADV_RANDOM.
- *   RANDOM: while the program keeps faulting, probe NORMAL for one tick
- *           after `backoff` ticks; a wasteful probe doubles the backoff
- *           (up to 32), a useful one keeps NORMAL.
+ *   NORMAL: from getrusage, bytes read from disk (ru_inblock) against pages
+ *           the program touched (major faults + minor faults x
+ *           fault-around).  A busy tick that used less than a quarter of
+ *           what it read, with a major fault for every 32 MiB read or
+ *           more, switches every file-backed mapping to RANDOM.
+ *   RANDOM: every fault reads exactly the faulted page, so the pages that
+ *           became resident since the last tick are the pages the program
+ *           touched.  mincore() on a few windows spread over our mappings
+ *           shows them: in long runs, the program reads sequentially and
+ *           read-around pays (NORMAL); scattered, it stays RANDOM.  This
+ *           replaced blind probes of NORMAL, which on random access read
+ *           8 MiB per fault for a whole tick (docs/bench.md 21).
  *
  * Runs on the DefragTick thread only, so its state needs no lock; the
  * current mode is published for new mappings (oms_advise_new).  Mapping
- * lists are copied under their locks and advised after unlocking: a range
- * freed in between gets a harmless hint or ENOMEM.
+ * lists are copied under their locks and advised or sampled after
+ * unlocking: a range freed in between gets a harmless hint or ENOMEM.
  */
 #include "advise.h"
 #include "big.h"
@@ -38,25 +43,46 @@
 
 #define FAULT_AROUND_PAGES 16        /* the kernel's default fault_around_bytes */
 #define BUSY_BYTES ((uint64_t)8 << 20) /* read per second before we judge */
-#define MAX_BACKOFF 32
 #define MAX_RANGES 4096
+#define NWIN 128         /* sampling windows over all our mappings */
+#define WIN_PAGES 128    /* pages per window, at most */
+#define SEQ_MIN_NEW 32   /* new resident pages before the pattern is judged */
+#define SEQ_RUN 8        /* mean run of new pages that counts as sequential */
+#define MISS_BYTES ((uint64_t)32 << 20) /* above any read-around window */
 
 int oms_advise_mode = MADV_NORMAL; /* RANDOM once the thread runs */
 
 static struct rusage last;
-static int primed, probing, backoff = 2, wait, active;
+static int primed, active;
 static uint64_t last_ms;
 static struct oms_range ranges[MAX_RANGES];
 
-static void apply(int mode)
+/* The windows and what was resident in them at the last sample.  `sig`
+ * names the mapping list they were placed on; `have_prev` is 0 until one
+ * sample of this placement succeeded. */
+static struct {
+	uintptr_t addr[NWIN];
+	size_t pages[NWIN];
+	unsigned char prev[NWIN][WIN_PAGES / 8];
+	int n, have_prev;
+	uint64_t sig;
+} W;
+
+static size_t collect(void)
 {
 	size_t n = 0;
 	pthread_mutex_lock(&oms_lock);
 	for (struct oms_block *b = oms_live; b && n < MAX_RANGES; b = b->next)
 		ranges[n++] = (struct oms_range){b->addr, b->cap};
 	pthread_mutex_unlock(&oms_lock);
-	n += oms_region_ranges(ranges + n, MAX_RANGES - n);
+	return n + oms_region_ranges(ranges + n, MAX_RANGES - n);
+}
+
+static void apply(int mode)
+{
+	size_t n = collect();
 	__atomic_store_n(&oms_advise_mode, mode, __ATOMIC_RELAXED);
+	W.have_prev = 0; /* read-around changes what becomes resident */
 	for (size_t i = 0; i < n; i++)
 		oms_sys_madvise(ranges[i].addr, ranges[i].len, mode);
 	oms_debug("read-around %s for %zu mappings", mode == MADV_RANDOM ? "off" : "on", n);
@@ -74,28 +100,92 @@ int oms_advise_step(struct oms_advise_sample s)
 	uint64_t touched = (s.majflt + s.minflt * FAULT_AROUND_PAGES) * (uint64_t)oms_page;
 	uint64_t busy_bytes = BUSY_BYTES * (s.ms ? s.ms : 1000) / 1000;
 	int busy = s.read_bytes >= busy_bytes;
-	int wasteful = busy && touched * 4 < s.read_bytes;
 	int mode = __atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED);
-	if (mode == MADV_NORMAL) {
-		if (probing) {
-			probing = 0;
-			if (!wasteful) {
-				backoff = 2;
-				return MADV_NORMAL;
-			}
-			backoff = backoff * 2 > MAX_BACKOFF ? MAX_BACKOFF : backoff * 2;
-		} else if (!wasteful)
-			return MADV_NORMAL;
-		wait = backoff;
-		return MADV_RANDOM;
-	}
-	/* RANDOM: reads are exactly the faulted pages, so whether read-around
-	 * would pay can only be learnt by trying it. */
-	if (s.majflt * 4 * (uint64_t)oms_page >= busy_bytes / 2 && --wait <= 0) {
-		probing = 1;
+	/* Waste: most of what was read was not touched, and the program
+	 * still faults: every fault started a read-around of its own.  The
+	 * second test keeps a sequential reader NORMAL whose large folios
+	 * are mapped 2 MiB at a time, which makes `touched` far too low. */
+	if (mode == MADV_NORMAL)
+		return busy && touched * 4 < s.read_bytes && s.read_bytes < s.majflt * MISS_BYTES
+			       ? MADV_RANDOM
+			       : MADV_NORMAL;
+	if (s.new_pages >= SEQ_MIN_NEW && s.new_pages >= SEQ_RUN * s.new_runs)
 		return MADV_NORMAL;
-	}
 	return MADV_RANDOM;
+}
+
+/* A cheap name for the list of ranges: the windows stay while it holds. */
+static uint64_t signature(const struct oms_range *r, size_t n)
+{
+	uint64_t h = n;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uintptr_t)r[i].addr ^ ((uint64_t)r[i].len << 17)) * 0x100000001b3ull;
+	return h;
+}
+
+/* NWIN windows at even steps through the ranges laid end to end. */
+static void place(const struct oms_range *r, size_t n)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += r[i].len / oms_page;
+	W.n = 0;
+	W.have_prev = 0;
+	if (!total)
+		return;
+	uint64_t step = total / NWIN ? total / NWIN : 1;
+	uint64_t len = step < WIN_PAGES ? step : WIN_PAGES;
+	size_t i = 0;
+	uint64_t base = 0; /* pages before range i */
+	/* Centred in their steps; a small total is tiled from its start. */
+	for (uint64_t at = (step - len) / 2; at < total && W.n < NWIN; at += step) {
+		while (base + r[i].len / oms_page <= at)
+			base += r[i++].len / oms_page;
+		uint64_t left = r[i].len / oms_page - (at - base);
+		W.addr[W.n] = (uintptr_t)r[i].addr + (at - base) * oms_page;
+		W.pages[W.n] = len < left ? len : left;
+		W.n++;
+	}
+}
+
+void oms_advise_sample_pages(const struct oms_range *r, size_t n, uint64_t *new_pages,
+			     uint64_t *new_runs)
+{
+	*new_pages = *new_runs = 0;
+	uint64_t sig = signature(r, n);
+	if (sig != W.sig || !W.n) {
+		W.sig = sig;
+		place(r, n);
+	}
+	int ok = W.n > 0;
+	int counted = 0; /* the current stretch of resident pages is counted */
+	for (int w = 0; w < W.n; w++) {
+		unsigned char vec[WIN_PAGES];
+		if (mincore((void *)W.addr[w], W.pages[w] * oms_page, vec) < 0) {
+			ok = 0; /* unmapped meanwhile: place again next time */
+			W.sig = 0;
+			*new_pages = *new_runs = 0;
+			break;
+		}
+		/* A stretch goes on into the next window only if it adjoins. */
+		if (w && W.addr[w] != W.addr[w - 1] + W.pages[w - 1] * oms_page)
+			counted = 0;
+		for (size_t p = 0; p < W.pages[w]; p++) {
+			int cur = vec[p] & 1;
+			unsigned char *bits = &W.prev[w][p / 8], bit = (unsigned char)(1u << (p % 8));
+			int is_new = W.have_prev && cur && !(*bits & bit);
+			if (!cur)
+				counted = 0;
+			if (is_new) {
+				++*new_pages;
+				if (!counted)
+					++*new_runs;
+				counted = 1;
+			}
+			*bits = cur ? (unsigned char)(*bits | bit) : (unsigned char)(*bits & ~bit);
+		}
+	}
+	W.have_prev = ok;
 }
 
 unsigned oms_advise_wanted_ms(void)
@@ -122,11 +212,24 @@ void oms_advise_tick(void)
 		return;
 	}
 	/* Tick fast only while there is something to adapt: our memory, and
-	 * the disk being read (or read-around already off). */
-	active = __atomic_load_n(&oms_stats.live, __ATOMIC_RELAXED) &&
-		 (s.read_bytes || __atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED) != MADV_NORMAL);
+	 * the program faulting or reading.  An idle program holding a large
+	 * buffer is left alone between DefragTick's own ticks. */
+	active = __atomic_load_n(&oms_stats.live, __ATOMIC_RELAXED) && (s.read_bytes || s.majflt);
 	if (!__atomic_load_n(&oms_stats.live, __ATOMIC_RELAXED))
 		return; /* nothing of ours to advise */
+	/* In RANDOM mode the windows are sampled every tick that had faults
+	 * (a fill of fresh memory too), so that the first tick of a
+	 * sequential read-back is judged at once.  They are judged only while
+	 * the program reads from disk: a fill is contiguous too, and must
+	 * stay RANDOM (it would read back what it has just written). */
+	if (__atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED) == MADV_RANDOM) {
+		if (!s.majflt)
+			W.have_prev = 0; /* idle: no syscalls; start again later */
+		else
+			oms_advise_sample_pages(ranges, collect(), &s.new_pages, &s.new_runs);
+		if (s.read_bytes < BUSY_BYTES * s.ms / 1000 / 4)
+			s.new_pages = s.new_runs = 0; /* kept current, not judged */
+	}
 	int want = oms_advise_step(s);
 	if (want != __atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED))
 		apply(want);
@@ -141,7 +244,8 @@ void oms_advise_reset(void)
 {
 	/* The mode stays: it describes the mappings, which a fork child keeps.
 	 * The counters restart: a child's rusage starts from zero. */
-	primed = probing = active = 0;
-	backoff = 2;
-	wait = 0;
+	primed = active = 0;
+	W.n = 0;
+	W.have_prev = 0;
+	W.sig = 0;
 }

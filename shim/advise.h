@@ -16,19 +16,28 @@ struct oms_range {
 struct oms_advise_sample {
 	uint64_t majflt, minflt, read_bytes;
 	uint64_t ms; /* the tick's length; 0 means 1000 */
+	/* RANDOM mode: pages of the sampled windows that became resident
+	 * since the last tick, and in how many runs of adjacent pages. */
+	uint64_t new_pages, new_runs;
 };
 
 extern int oms_advise_mode; /* MADV_NORMAL or MADV_RANDOM, for all mappings */
 
-/* The policy: the advice wanted after this sample (pure but for the
- * probe/backoff state; unit-testable). */
+/* The policy: the advice wanted after this sample (pure; unit-testable). */
 int oms_advise_step(struct oms_advise_sample s);
+
+/* mincore() on up to 128 windows spread evenly over the ranges (tiling
+ * them when small); counts the pages that became resident since the last
+ * call on the same ranges (none on the first), and the stretches of
+ * resident pages that hold them.  DefragTick thread (or a test) only. */
+void oms_advise_sample_pages(const struct oms_range *r, size_t n, uint64_t *new_pages,
+			     uint64_t *new_runs);
 
 /* Sample getrusage and re-advise every mapping if the mode changes. */
 void oms_advise_tick(void);
 
 /* How soon the thread should tick again for this policy: OMS_ADVISE_FAST_MS
- * while the program has file-backed memory and disk reads; 0 otherwise
+ * while the program has file-backed memory and faults or reads; 0 otherwise
  * (then the DefragTick interval alone decides). */
 #define OMS_ADVISE_FAST_MS 200
 unsigned oms_advise_wanted_ms(void);

@@ -1,21 +1,31 @@
-/* test_advise.c - the adaptive read-around policy (shim/advise.c): when a
- * busy tick shows read-around wasted, go MADV_RANDOM; probe NORMAL with a
- * doubling backoff while faulting continues; a useful probe stays NORMAL. */
+/* test_advise.c - the adaptive read-around policy (shim/advise.c): a busy
+ * NORMAL tick that wasted what it read goes MADV_RANDOM; in RANDOM, pages
+ * that became resident in long runs mean a sequential read-back and go
+ * NORMAL, scattered ones stay RANDOM.  The sampler is run on real memory:
+ * mincore() sees what a test touched. */
 #include <check.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "advise.h"
 #include "big.h"
 
 #define MiB ((uint64_t)1 << 20)
 
-/* One tick of random access with 8 MiB read-around: few pages touched. */
+/* One tick of random access with 8 MiB read-around: few pages touched,
+ * every fault a read-around of its own. */
 static const struct oms_advise_sample wasteful = {.majflt = 100, .minflt = 100, .read_bytes = 800 * MiB};
 /* Sequential reading with read-around: most of what is read is touched. */
 static const struct oms_advise_sample sequential = {.majflt = 50, .minflt = 6000, .read_bytes = 300 * MiB};
-/* Random access under MADV_RANDOM: page-sized reads, many faults. */
-static const struct oms_advise_sample random_faults = {.majflt = 20000, .minflt = 20000, .read_bytes = 80 * MiB};
-static const struct oms_advise_sample idle = {0, 0, 0, 0};
+/* The same with large folios mapped 2 MiB at a time: few faults of any
+ * kind, so "touched" is far below what was read - yet nothing missed. */
+static const struct oms_advise_sample sequential_pmd = {.majflt = 1, .minflt = 40, .read_bytes = 300 * MiB};
+/* RANDOM mode: page-sized reads; where the new pages lie decides. */
+static const struct oms_advise_sample random_scattered = {
+	.majflt = 20000, .minflt = 20000, .read_bytes = 80 * MiB, .new_pages = 400, .new_runs = 380};
+static const struct oms_advise_sample random_in_runs = {
+	.majflt = 20000, .minflt = 100, .read_bytes = 80 * MiB, .new_pages = 600, .new_runs = 3};
+static const struct oms_advise_sample idle = {0};
 
 static int step(struct oms_advise_sample s)
 {
@@ -26,15 +36,17 @@ static int step(struct oms_advise_sample s)
 
 static void setup(void)
 {
-	oms_page = 4096;
+	oms_page = (size_t)sysconf(_SC_PAGESIZE);
 	oms_advise_mode = MADV_NORMAL;
 	oms_advise_reset();
 }
 
 START_TEST(stays_normal_when_read_around_pays)
 {
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < 10; i++) {
 		ck_assert_int_eq(step(sequential), MADV_NORMAL);
+		ck_assert_int_eq(step(sequential_pmd), MADV_NORMAL);
+	}
 	ck_assert_int_eq(step(idle), MADV_NORMAL);
 	/* a little waste on an idle disk is not judged */
 	struct oms_advise_sample small = {.majflt = 1, .minflt = 0, .read_bytes = 2 * MiB};
@@ -42,45 +54,26 @@ START_TEST(stays_normal_when_read_around_pays)
 }
 END_TEST
 
-START_TEST(goes_random_on_waste_and_probes_with_backoff)
+START_TEST(goes_random_on_waste_and_stays_while_access_is_scattered)
 {
 	ck_assert_int_eq(step(wasteful), MADV_RANDOM);
-	/* first probe after 2 busy ticks */
-	ck_assert_int_eq(step(random_faults), MADV_RANDOM);
-	ck_assert_int_eq(step(random_faults), MADV_NORMAL);
-	/* the probe was wasteful: back to RANDOM, next probe after 4 */
-	ck_assert_int_eq(step(wasteful), MADV_RANDOM);
-	for (int i = 0; i < 3; i++)
-		ck_assert_int_eq(step(random_faults), MADV_RANDOM);
-	ck_assert_int_eq(step(random_faults), MADV_NORMAL);
-	ck_assert_int_eq(step(wasteful), MADV_RANDOM);
-	for (int i = 0; i < 7; i++)
-		ck_assert_int_eq(step(random_faults), MADV_RANDOM);
-	ck_assert_int_eq(step(random_faults), MADV_NORMAL);
+	for (int i = 0; i < 100; i++) /* no blind probes of NORMAL */
+		ck_assert_int_eq(step(random_scattered), MADV_RANDOM);
+	ck_assert_int_eq(step(idle), MADV_RANDOM);
 }
 END_TEST
 
-START_TEST(idle_ticks_do_not_count_towards_a_probe)
+START_TEST(runs_of_new_pages_turn_read_around_back_on)
 {
 	ck_assert_int_eq(step(wasteful), MADV_RANDOM);
-	for (int i = 0; i < 20; i++)
-		ck_assert_int_eq(step(idle), MADV_RANDOM);
-	ck_assert_int_eq(step(random_faults), MADV_RANDOM);
-	ck_assert_int_eq(step(random_faults), MADV_NORMAL);
-}
-END_TEST
-
-START_TEST(useful_probe_returns_to_normal_and_resets_backoff)
-{
-	ck_assert_int_eq(step(wasteful), MADV_RANDOM);
-	ck_assert_int_eq(step(random_faults), MADV_RANDOM);
-	ck_assert_int_eq(step(random_faults), MADV_NORMAL); /* probe */
-	ck_assert_int_eq(step(sequential), MADV_NORMAL);    /* it paid: stay */
+	ck_assert_int_eq(step(random_in_runs), MADV_NORMAL);
 	ck_assert_int_eq(step(sequential), MADV_NORMAL);
-	/* waste again: the backoff starts from 2 again */
 	ck_assert_int_eq(step(wasteful), MADV_RANDOM);
-	ck_assert_int_eq(step(random_faults), MADV_RANDOM);
-	ck_assert_int_eq(step(random_faults), MADV_NORMAL);
+	/* too few new pages is no evidence either way */
+	struct oms_advise_sample few = random_in_runs;
+	few.new_pages = 20;
+	few.new_runs = 1;
+	ck_assert_int_eq(step(few), MADV_RANDOM);
 }
 END_TEST
 
@@ -96,18 +89,71 @@ START_TEST(thresholds_are_per_second)
 }
 END_TEST
 
-START_TEST(backoff_is_bounded)
+/* The sampler on a real mapping: what the test touches is what mincore
+ * reports as newly resident. */
+START_TEST(sampler_counts_new_pages_and_their_runs)
 {
-	ck_assert_int_eq(step(wasteful), MADV_RANDOM);
-	int probes = 0;
-	for (int i = 0; i < 400; i++) {
-		if (step(random_faults) == MADV_NORMAL) {
-			probes++;
-			ck_assert_int_eq(step(wasteful), MADV_RANDOM);
-		}
-	}
-	/* backoff 2,4,8,16,32,32,...: at least 400/33 probes */
-	ck_assert_int_ge(probes, 400 / 33);
+	size_t pg = oms_page, len = 8 * MiB, npages = len / pg;
+	unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	struct oms_range r = {p, len};
+	uint64_t nw, runs;
+	oms_advise_sample_pages(&r, 1, &nw, &runs); /* first look: no history */
+	ck_assert_uint_eq(nw, 0);
+	/* a sequential stretch */
+	for (size_t i = 0; i < 200; i++)
+		p[(npages / 8 + i) * pg] = 1;
+	oms_advise_sample_pages(&r, 1, &nw, &runs);
+	ck_assert_uint_eq(nw, 200); /* small mapping: the windows tile it */
+	ck_assert_uint_eq(runs, 1);
+	/* scattered pages, each with an untouched page either side */
+	for (size_t i = 0; i < 100; i++)
+		p[(npages / 2 + i * 8) * pg] = 1;
+	oms_advise_sample_pages(&r, 1, &nw, &runs);
+	ck_assert_uint_eq(nw, 100);
+	ck_assert_uint_eq(runs, 100);
+	/* a sequential reader filling the holes between resident pages: one
+	 * run, however many of its pages were already there */
+	for (size_t i = 0; i < 800; i++)
+		p[(npages / 2 + i) * pg] = 2;
+	oms_advise_sample_pages(&r, 1, &nw, &runs);
+	ck_assert_uint_eq(nw, 800 - 100);
+	ck_assert_uint_eq(runs, 1);
+	/* nothing new */
+	oms_advise_sample_pages(&r, 1, &nw, &runs);
+	ck_assert_uint_eq(nw, 0);
+	/* another set of mappings: the windows move, no history yet */
+	struct oms_range half = {p, len / 2};
+	p[1 * pg] = 1;
+	oms_advise_sample_pages(&half, 1, &nw, &runs);
+	ck_assert_uint_eq(nw, 0);
+	/* a range that is gone: nothing counted, no crash */
+	munmap(p, len);
+	oms_advise_sample_pages(&half, 1, &nw, &runs);
+	ck_assert_uint_eq(nw, 0);
+}
+END_TEST
+
+START_TEST(sampler_spreads_windows_over_large_mappings)
+{
+	/* 256 MiB reserved, not touched: 128 windows of at most 128 pages
+	 * cover a part of it, spread evenly.  A sequential stretch as long
+	 * as the spacing between windows always crosses one. */
+	size_t pg = oms_page, len = 256 * MiB, npages = len / pg;
+	unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				-1, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	struct oms_range r[2] = {{p, len / 4}, {p + len / 4, len - len / 4}};
+	uint64_t nw, runs;
+	oms_advise_sample_pages(r, 2, &nw, &runs);
+	size_t stretch = npages / 128;
+	for (size_t i = 0; i < stretch; i++)
+		p[(npages / 3 + i) * pg] = 1;
+	oms_advise_sample_pages(r, 2, &nw, &runs);
+	ck_assert_uint_ge(nw, 32);
+	ck_assert_uint_le(nw, 128);
+	ck_assert_uint_eq(runs, 1);
+	munmap(p, len);
 }
 END_TEST
 
@@ -117,11 +163,11 @@ int main(void)
 	TCase *tc = tcase_create("policy");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, stays_normal_when_read_around_pays);
-	tcase_add_test(tc, goes_random_on_waste_and_probes_with_backoff);
-	tcase_add_test(tc, idle_ticks_do_not_count_towards_a_probe);
-	tcase_add_test(tc, useful_probe_returns_to_normal_and_resets_backoff);
+	tcase_add_test(tc, goes_random_on_waste_and_stays_while_access_is_scattered);
+	tcase_add_test(tc, runs_of_new_pages_turn_read_around_back_on);
 	tcase_add_test(tc, thresholds_are_per_second);
-	tcase_add_test(tc, backoff_is_bounded);
+	tcase_add_test(tc, sampler_counts_new_pages_and_their_runs);
+	tcase_add_test(tc, sampler_spreads_windows_over_large_mappings);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
