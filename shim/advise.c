@@ -196,6 +196,10 @@ unsigned oms_advise_wanted_ms(void)
 void oms_advise_tick(void)
 {
 	struct rusage ru;
+	if (!__atomic_load_n(&oms_stats.live, __ATOMIC_RELAXED)) {
+		primed = active = 0; /* nothing of ours to advise: no syscall */
+		return;
+	}
 	uint64_t now = oms_os.now_ms();
 	if (getrusage(RUSAGE_SELF, &ru) < 0)
 		return;
@@ -214,9 +218,7 @@ void oms_advise_tick(void)
 	/* Tick fast only while there is something to adapt: our memory, and
 	 * the program faulting or reading.  An idle program holding a large
 	 * buffer is left alone between DefragTick's own ticks. */
-	active = __atomic_load_n(&oms_stats.live, __ATOMIC_RELAXED) && (s.read_bytes || s.majflt);
-	if (!__atomic_load_n(&oms_stats.live, __ATOMIC_RELAXED))
-		return; /* nothing of ours to advise */
+	active = s.read_bytes || s.majflt;
 	/* In RANDOM mode the windows are sampled every tick that had faults
 	 * (a fill of fresh memory too), so that the first tick of a
 	 * sequential read-back is judged at once.  They are judged only while
