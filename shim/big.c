@@ -240,10 +240,10 @@ void oms_big_free(struct oms_block *b)
 	oms_cache_release(&out);
 	if (kept)
 		return;
-	/* Closing the fd and unmapping the last mapping frees the disk; for
-	 * a large block the thread does the last, slow part (reap.c). */
+	/* Unmapping the last mapping and closing the last fd frees the disk;
+	 * for a large block the thread does the last, slow part (reap.c). */
+	oms_reap_unmap(copy.addr, copy.cap, oms_store_fd_ok(&copy) ? copy.fd : -1);
 	oms_store_close(&copy);
-	oms_reap_unmap(copy.addr, copy.cap);
 }
 
 void oms_big_note_mprotect(const void *addr, size_t len)

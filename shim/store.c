@@ -30,9 +30,10 @@ int oms_store_reserve(int fd, uint64_t off, uint64_t len)
 	int retried = 0;
 	for (;;) {
 		r = oms_os.fallocate(fd, 0, (off_t)off, (off_t)len);
-		if (r == 0 || (errno != EINTR && (errno != ENOSPC || retried++ || !oms_reap_drain())))
+		if (r == 0 || (errno != EINTR && ((errno != ENOSPC && errno != EDQUOT) || retried++ ||
+						   !oms_reap_drain())))
 			return r;
-		/* ENOSPC: the files of blocks freed a moment ago may still be
+		/* Full: the files of blocks freed a moment ago may still be
 		 * on their way out (reap.c); their blocks are ours to reuse. */
 	}
 }
