@@ -44,9 +44,9 @@ static void parent(void)
 
 static void child(void)
 {
+	oms_reap_fork_child(); /* first: what the others free is freed here, now */
 	oms_big_fork_child();
 	oms_region_fork_child();
-	oms_reap_fork_child();
 	oms_advise_reset();
 	if (oms_defrag_atfork_child)
 		oms_defrag_atfork_child();
