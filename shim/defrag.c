@@ -364,6 +364,12 @@ static int claim(uint64_t now)
 		pthread_mutex_unlock(&fork_mu);
 		return !busy;
 	}
+	/* The clock again, under the lock: `now` was read at the start of
+	 * the tick, and a process that acted meanwhile left a stamp later
+	 * than that, which must not pass for one from an earlier boot. */
+	uint64_t t = oms_os.now_ms();
+	if (t > now)
+		now = t;
 	char b[32];
 	ssize_t n = pread(fd, b, sizeof b - 1, 0);
 	uint64_t stamp = 0;

@@ -124,9 +124,13 @@ static int fake_write(const char *path, const char *text)
 	return 0;
 }
 
+static uint64_t clock_step; /* added after every reading: a clock that runs */
+
 static uint64_t fake_now(void)
 {
-	return clock_ms;
+	uint64_t t = clock_ms;
+	clock_ms += clock_step;
+	return t;
 }
 
 static char root[256], dir[256], logpath[300];
@@ -165,6 +169,7 @@ static void setup(void)
 	oms_os.now_ms = fake_now;
 	nfiles = nwrites = write_calls = nwfail = reads_of_buddy = 0;
 	clock_ms = 100000;
+	clock_step = 0;
 	oms_defrag_reset();
 }
 
@@ -672,6 +677,20 @@ START_TEST(actor_old_or_future_stamp_acts)
 }
 END_TEST
 
+/* The tick read the clock at 100000; by the time it holds the lock another
+ * process has compacted and left a later stamp.  That is not a stamp from
+ * an earlier boot: yield. */
+START_TEST(actor_stamp_newer_than_the_tick_yields)
+{
+	file("/proc/buddyinfo", FRAG_BUDDY);
+	put_stamp(100200);
+	clock_step = 300;
+	ck_assert_uint_eq(tick_at(100000), 0);
+	ck_assert_int_eq(write_calls, 0);
+	ck_assert_int_eq(log_count("another process compacted"), 1);
+}
+END_TEST
+
 START_TEST(actor_lock_held_yields)
 {
 	/* Another process in the middle of its compaction holds the lock.
@@ -1076,6 +1095,7 @@ int main(void)
 	tcase_add_test(io, actor_stamp_written);
 	tcase_add_test(io, actor_recent_stamp_yields);
 	tcase_add_test(io, actor_old_or_future_stamp_acts);
+	tcase_add_test(io, actor_stamp_newer_than_the_tick_yields);
 	tcase_add_test(io, actor_lock_held_yields);
 	tcase_add_test(io, actor_falls_back_to_dir);
 	tcase_add_test(io, actor_refuses_symlink);
