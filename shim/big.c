@@ -32,7 +32,6 @@
 #include "defrag.h"
 #include "log.h"
 #include "os.h"
-#include "reap.h"
 #include "stats.h"
 #include "store.h"
 
@@ -240,9 +239,8 @@ void oms_big_free(struct oms_block *b)
 	oms_cache_release(&out);
 	if (kept)
 		return;
-	/* Unmapping the last mapping and closing the last fd frees the disk;
-	 * for a large block the thread does the last, slow part (reap.c). */
-	oms_reap_unmap(copy.addr, copy.cap, oms_store_fd_ok(&copy) ? copy.fd : -1);
+	/* Unmapping the last mapping and closing the last fd frees the disk. */
+	oms_os.munmap(copy.addr, copy.cap);
 	oms_store_close(&copy);
 }
 

@@ -10,11 +10,7 @@
  * oms_lock except in the fork handlers (the process is quiescing anyway)
  * and in realloc of a file-backed block (the caller owns that block; only
  * other large operations wait).  Nothing under oms_lock calls the next
- * allocator or logs.  reap.c takes no lock.  oms_reap_drain (a full disk:
- * under oms_lock from realloc, under oms_map_lock from region.c) frees the
- * pending files itself and may wait for the DefragTick thread's munmap of
- * one, which takes none of these locks; both can take seconds, as a
- * synchronous free() of such a block always did.
+ * allocator or logs.
  *
  * Registry invariant: every block's mapping starts on an OMS_GRANULE
  * boundary and that address is the pointer handed to the program, so

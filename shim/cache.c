@@ -4,7 +4,6 @@
 #include "big.h"
 #include "config.h"
 #include "os.h"
-#include "reap.h"
 #include "stats.h"
 #include "store.h"
 
@@ -76,10 +75,8 @@ void oms_cache_release(struct oms_cache_out *out)
 	for (int i = 0; i < out->n; i++) {
 		struct oms_cached *e = &out->e[i];
 		struct oms_block b = {.fd = e->fd, .dev = e->dev, .ino = e->ino};
-		/* The last references: the file and its disk go (on the
-		 * DefragTick thread for a large one, as in free). */
-		oms_reap_unmap(e->addr, e->cap, oms_store_fd_ok(&b) ? b.fd : -1);
-		oms_store_close(&b);
+		oms_os.munmap(e->addr, e->cap);
+		oms_store_close(&b); /* last reference: the file and its disk go */
 		bytes += e->cap;
 	}
 	if (bytes)

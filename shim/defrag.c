@@ -27,7 +27,6 @@
 #include "frag.h"
 #include "log.h"
 #include "os.h"
-#include "reap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -627,7 +626,8 @@ static void *defrag_main(void *arg)
 			if (before(&due, &next))
 				next = due;
 		}
-		oms_reap_sleep_until(&next);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+			;
 		if (alone())
 			return NULL;
 		oms_advise_tick(); /* first: a compaction below may block for seconds */

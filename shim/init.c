@@ -14,7 +14,6 @@
 #include "big.h"
 #include "config.h"
 #include "os.h"
-#include "reap.h"
 #include "region.h"
 #include "stats.h"
 
@@ -44,7 +43,6 @@ static void parent(void)
 
 static void child(void)
 {
-	oms_reap_fork_child(); /* first: what the others free is freed here, now */
 	oms_big_fork_child();
 	oms_region_fork_child();
 	oms_advise_reset();

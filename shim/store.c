@@ -2,7 +2,6 @@
 #include "store.h"
 #include "config.h"
 #include "os.h"
-#include "reap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,15 +26,10 @@ int oms_store_reserve(int fd, uint64_t off, uint64_t len)
 	if (!within_fsize_limit(off + len))
 		return -1;
 	int r;
-	int retried = 0;
-	for (;;) {
+	do
 		r = oms_os.fallocate(fd, 0, (off_t)off, (off_t)len);
-		if (r == 0 || (errno != EINTR && ((errno != ENOSPC && errno != EDQUOT) || retried++ ||
-						   !oms_reap_drain())))
-			return r;
-		/* Full: the files of blocks freed a moment ago may still be
-		 * on their way out (reap.c); their blocks are ours to reuse. */
-	}
+	while (r < 0 && errno == EINTR);
+	return r;
 }
 
 int oms_store_create(struct oms_block *b, uint64_t size)

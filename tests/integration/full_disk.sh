@@ -31,23 +31,19 @@ case "$err" in *"blocks=3"*"nospc=0"*) ;; *) fail "ENOSPC reuse: a freed block's
 OOMSHIELD_DIR="$T/mnt" OOMSHIELD_THRESHOLD=64K LD_PRELOAD="$LIB" "$P/core" all 2>/dev/null || fail "ENOSPC: core failed"
 [ -z "$(ls -A "$T/mnt" | grep -v lost+found)" ] || fail "files left on the small disk"
 
-# On a disk with room, the DefragTick thread frees a large block's file
-# just after free() returns (shim/reap.c).  A next block that needs that
-# space waits for it rather than failing: 16 MiB, then all the free space
-# but 8 MiB.
+# free() gives the disk back before it returns: a next block that needs
+# that space gets it (16 MiB, then all the free space but 8 MiB)...
 loop_umount || fail "cannot unmount the small disk"
 loop_mount ext4 200 || fail "cannot mount a 200 MiB disk: $LOOP_WHY"
 # free blocks with the root reserve: what root's fallocate can have
 free=$(stat -f -c '%f %S' "$T/mnt" | awk '{print int($1 * $2 / 1048576)}')
 big=$((free - 8))
 err=$(OOMSHIELD_STATS=1 OOMSHIELD_CACHE=0 OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LIB" "$P/toucher" malloc "16,$big" 2>&1 >"$T/out") ||
-	fail "reap drain: program failed: $err"
-[ "$(cat "$T/out")" = "$("$P/toucher" malloc "16,$big")" ] || fail "reap drain: output changed"
-case "$err" in *"blocks=2"*"nospc=0"*) ;; *) fail "reap drain: the ${big} MiB block did not get the freed disk: $err" ;; esac
+	fail "reuse: program failed: $err"
+[ "$(cat "$T/out")" = "$("$P/toucher" malloc "16,$big")" ] || fail "reuse: output changed"
+case "$err" in *"blocks=2"*"nospc=0"*) ;; *) fail "reuse: the ${big} MiB block did not get the freed disk: $err" ;; esac
 [ -z "$(ls -A "$T/mnt" | grep -v lost+found)" ] || fail "files left on the 200 MiB disk"
-# ...but only while the disk has room to spare: where it has not, free()
-# gives the disk back before it returns, and the program's own write of
-# the same size right after never finds the disk full.
+# ...and so does the program's own write of the same size right after.
 half=$((free * 6 / 10))  # two do not fit
 out=$(OOMSHIELD_CACHE=0 OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LIB" "$P/refill" "$T/mnt" "$half" 10 2>&1) ||
 	fail "free() of $half MiB left the disk full for the program's own write: $out"

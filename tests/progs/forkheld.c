@@ -1,7 +1,6 @@
 /* forkheld.c - after a large block is freed, neither the process nor a
- * fork child keeps its backing file mapped for long: the DefragTick thread
- * frees it (shim/reap.c), and a child that empties the block cache frees
- * the cached files itself, at once.
+ * fork child keeps its backing file mapped: free() lets go of it, and a
+ * child that empties the block cache frees the cached files at once.
  * Usage: forkheld DIR SIZE_MIB [cached]; prints "ok" or what is still
  * held.  With "cached" the parent keeps the block in its cache by design,
  * and only the child is checked. */
@@ -42,7 +41,7 @@ int main(int argc, char **argv)
 		printf("not redirected: %d mappings in %s\n", held(dir), dir);
 		return 4;
 	}
-	free(p); /* cached (OOMSHIELD_CACHE) or handed to the thread */
+	free(p); /* cached (OOMSHIELD_CACHE), or its file freed */
 	pid_t pid = fork();
 	if (pid < 0)
 		return 3;
@@ -55,7 +54,7 @@ int main(int argc, char **argv)
 		printf("the fork child still maps a freed block's file\n");
 		return 1;
 	}
-	/* In the parent the thread lets go within a tick or two. */
+	/* The parent has let go too (polled: a slower free is no fault). */
 	for (int i = 0; i < 500 && !cached && held(dir); i++) {
 		struct timespec d = {0, 10 * 1000000L};
 		nanosleep(&d, NULL);
