@@ -6,15 +6,15 @@
  */
 #include "config.h"
 #include "log.h"
+#include "names.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <linux/magic.h>
+#include <sys/auxv.h>
 #include <sys/statfs.h>
 #include <unistd.h>
-
 
 struct oms_config oms_cfg;
 
@@ -101,28 +101,9 @@ int oms_config_parse_milli(const char *s, int *out)
 	return 0;
 }
 
-static const char *base_name(const char *path)
-{
-	const char *b = strrchr(path, '/');
-	return b ? b + 1 : path;
-}
-
 int oms_config_exe_matches(const char *list, const char *exe_path)
 {
-	if (!exe_path)
-		return 0;
-	const char *name = base_name(exe_path);
-	size_t nlen = strlen(name);
-	for (const char *p = list; *p;) {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		if (len == nlen && len && memcmp(p, name, len) == 0)
-			return 1;
-		if (!end)
-			break;
-		p = end + 1;
-	}
-	return 0;
+	return exe_path && oms_list_has(list, oms_base_name(exe_path));
 }
 
 static const char *env_get(const char *name)
@@ -145,10 +126,9 @@ static void get_bool(const char *(*get)(const char *), const char *var, int *out
 	const char *v = get(var);
 	if (!v)
 		return;
-	if (!strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "true"))
-		*out = 1;
-	else if (!strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "false"))
-		*out = 0;
+	int b = oms_switch_value(v);
+	if (b >= 0)
+		*out = b;
 	else
 		oms_warn("%s=%s: not a boolean (0 or 1); using %d", var, v, *out);
 }

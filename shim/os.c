@@ -112,21 +112,6 @@ void oms_os_fd_prepare(void)
 	errno = e;
 }
 
-static int open_tmpfile(const char *dir, unsigned long lim);
-
-static int real_open_tmpfile(const char *dir)
-{
-	unsigned long lim = nofile_limit(); /* one getrlimit per file */
-	if ((unsigned long)__atomic_load_n(&shim_fds, __ATOMIC_RELAXED) >= lim / 4) {
-		errno = EMFILE;
-		return -1;
-	}
-	int fd = open_tmpfile(dir, lim);
-	if (fd >= 0)
-		__atomic_fetch_add(&shim_fds, 1, __ATOMIC_RELAXED);
-	return fd;
-}
-
 static int open_tmpfile(const char *dir, unsigned long lim)
 {
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -147,6 +132,19 @@ static int open_tmpfile(const char *dir, unsigned long lim)
 		return -1;
 	unlink(path); /* unnamed from here on: nothing left behind, even on SIGKILL */
 	return fd_high(fd, lim);
+}
+
+static int real_open_tmpfile(const char *dir)
+{
+	unsigned long lim = nofile_limit(); /* one getrlimit per file */
+	if ((unsigned long)__atomic_load_n(&shim_fds, __ATOMIC_RELAXED) >= lim / 4) {
+		errno = EMFILE;
+		return -1;
+	}
+	int fd = open_tmpfile(dir, lim);
+	if (fd >= 0)
+		__atomic_fetch_add(&shim_fds, 1, __ATOMIC_RELAXED);
+	return fd;
 }
 
 static int real_fallocate(int fd, int mode, off_t off, off_t len)

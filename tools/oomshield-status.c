@@ -27,12 +27,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <linux/magic.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "../shim/names.h"
 
 #ifndef OMS_VERSION
 #define OMS_VERSION "unknown"
@@ -262,35 +263,12 @@ static long defrag_tid(const char *pid)
 	return tid;
 }
 
-static const char *base_name(const char *path)
-{
-	const char *b = strrchr(path, '/');
-	return b ? b + 1 : path;
-}
-
-/* Is `name` one of the comma-separated `list`?  As oms_config_exe_matches. */
-static int in_list(const char *list, const char *name)
-{
-	size_t nlen = strlen(name);
-	for (const char *p = list; *p;) {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		if (len == nlen && len && !memcmp(p, name, len))
-			return 1;
-		if (!end)
-			break;
-		p = end + 1;
-	}
-	return 0;
-}
-
 /* Why the shim in PID, with no region, is switched off (the reasons of
  * shim/config.c), into `why`; 0 if it seems active. */
 static int inactive_reason(const char *pid, const char *dir, char *why, size_t cap)
 {
 	char v[4096];
-	if (env_get(pid, "OOMSHIELD_DISABLE", v, sizeof v) > 0 &&
-	    (!strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "true"))) {
+	if (env_get(pid, "OOMSHIELD_DISABLE", v, sizeof v) > 0 && oms_switch_value(v) == 1) {
 		snprintf(why, cap, "OOMSHIELD_DISABLE=%s", v);
 		return 1;
 	}
@@ -308,8 +286,9 @@ static int inactive_reason(const char *pid, const char *dir, char *why, size_t c
 			argv0[m] = 0;
 			fclose(f);
 		}
-		const char *name = base_name(exe[0] ? exe : argv0);
-		if (*name && !in_list(v, base_name(exe)) && !in_list(v, base_name(argv0))) {
+		const char *name = oms_base_name(exe[0] ? exe : argv0);
+		if (*name && !oms_list_has(v, oms_base_name(exe)) &&
+		    !oms_list_has(v, oms_base_name(argv0))) {
 			snprintf(why, cap, "OOMSHIELD_ONLY=%s does not name %s", v, name);
 			return 1;
 		}

@@ -29,7 +29,7 @@ CHECK_TARGETS   += check-tools
 INSTALL_TARGETS += install-tools
 UNINSTALL_TARGETS += uninstall-tools
 
-$(B)/tools/%.o: tools/%.c tools/elfinfo.h tools/tools.mk
+$(B)/tools/%.o: tools/%.c tools/elfinfo.h shim/names.h tools/tools.mk
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 

@@ -26,6 +26,14 @@ teardown() {
 }
 
 # env of the command as run by the launcher, one variable per line.
+# check_script NAME TEXT: write an executable script (TEXT as printf's
+# format) to $D/NAME and run it through `oomshield --check`.
+check_script() {
+	printf "$2" >"$D/$1"
+	chmod +x "$D/$1"
+	run "$OOMSHIELD" -d "$D" --check -- "$D/$1"
+}
+
 oenv() {
 	"$OOMSHIELD" -d "$D" "$@" -- env
 }
@@ -464,14 +472,10 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 
 @test "--check on a script checks its interpreter" {
 	need_tool "$CHECK"
-	printf '#!/bin/sh\necho script ran\n' >"$D/s.sh"
-	chmod +x "$D/s.sh"
-	run "$OOMSHIELD" -d "$D" --check -- "$D/s.sh"
+	check_script s.sh '#!/bin/sh\necho script ran\n'
 	[ "$status" -eq 0 ]
 	[ "$output" = "script ran" ]
-	printf '#!/usr/bin/env sh\necho env script ran\n' >"$D/e.sh"
-	chmod +x "$D/e.sh"
-	run "$OOMSHIELD" -d "$D" --check -- "$D/e.sh"
+	check_script e.sh '#!/usr/bin/env sh\necho env script ran\n'
 	[ "$output" = "env script ran" ]
 }
 
@@ -479,15 +483,11 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 	need_tool "$CHECK"
 	need_native
 	env -S true 2>/dev/null || skip "this env has no -S"
-	printf '#!/usr/bin/env -S sh -e\necho env -S script ran\n' >"$D/s.sh"
-	chmod +x "$D/s.sh"
-	run "$OOMSHIELD" -d "$D" --check -- "$D/s.sh"
+	check_script s.sh '#!/usr/bin/env -S sh -e\necho env -S script ran\n'
 	[ "$status" -eq 0 ]
 	[ "$output" = "env -S script ran" ]
 	# -u takes the next word; NAME=VALUE is not the command either.
-	printf '#!/usr/bin/env -S -u HOME A=1 sh\necho "A=$A ran"\n' >"$D/u.sh"
-	chmod +x "$D/u.sh"
-	run "$OOMSHIELD" -d "$D" --check -- "$D/u.sh"
+	check_script u.sh '#!/usr/bin/env -S -u HOME A=1 sh\necho "A=$A ran"\n'
 	[ "$status" -eq 0 ]
 	[ "$output" = "A=1 ran" ]
 }
