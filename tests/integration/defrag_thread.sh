@@ -16,8 +16,11 @@ n=$(OOMSHIELD_DEFRAG=0 run sh -c 'set -- /proc/$$/task/*; echo $#')
 [ "$n" = 1 ] || fail "OOMSHIELD_DEFRAG=0 still has $n tasks"
 n=$(OOMSHIELD_DISABLE=1 run sh -c 'set -- /proc/$$/task/*; echo $#')
 [ "$n" = 1 ] || fail "OOMSHIELD_DISABLE=1 still has $n tasks"
-names=$(run sh -c 'cat /proc/$$/task/*/comm')
-printf '%s\n' "$names" | grep -qx oomshield-dfrag || fail "no thread named oomshield-dfrag: $names"
+# The thread names itself as it starts: poll, from inside the process.
+names=$(run sh -c 'i=0; while [ $i -lt 200 ]; do
+	grep -qx oomshield-dfrag /proc/$$/task/*/comm && exit 0; i=$((i + 1)); sleep 0.05
+done; cat /proc/$$/task/*/comm')
+[ -z "$names" ] || fail "no thread named oomshield-dfrag: $names"
 
 # sigwait: SIGUSR1 must reach the program's sigwait, not kill the process.
 protect "$T/s.log" "$PROG" sigwait > "$T/s.out"
@@ -53,11 +56,14 @@ cleanup
 # The thread maps nothing after start-up: a mapping made at a tick could
 # land in a hole the program has just unmapped and means to reuse (mremap
 # in place, MAP_FIXED_NOREPLACE).  Compare the process's mappings before
-# the first tick and after several.
-INTERVAL=300 LOGLEVEL=debug protect "$T/m.log" sleep 60
+# the first tick (1 s after start: time enough for the snapshot) and after
+# three.
+# The program has finished its own start-up (it maps things too) when it
+# prints "ready"; it then waits for SIGUSR1.
+INTERVAL=1000 LOGLEVEL=debug protect "$T/m.log" "$PROG" sigwait > "$T/m.out"
 pid=$LAST
-# Two tasks: the constructor has run and started the thread.
-poll 10 '[ "$(ls /proc/$pid/task 2>/dev/null | wc -l)" = 2 ]' || fail "protected sleep has no DefragTick thread"
+poll 10 'grep -q ready "$T/m.out"' || fail "sigwait program did not start"
+[ "$(ls /proc/$pid/task | wc -l)" = 2 ] || fail "protected program has no DefragTick thread"
 before=$(cut -d' ' -f1 /proc/$pid/maps)
 ticks0=$(lines "$T/m.log" 'tick:')
 poll 10 '[ "$(lines "$T/m.log" "tick:")" -ge 3 ]' || fail "no DefragTick ticks logged: $(cat "$T/m.log")"

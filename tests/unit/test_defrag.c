@@ -728,7 +728,7 @@ END_TEST
 START_TEST(not_root_never_acts)
 {
 	if (geteuid() != 0) {
-		printf("skip not_root_never_acts: needs root to drop to another uid\n");
+		skip_case("not_root_never_acts", "needs root to drop to another uid");
 		return;
 	}
 	file("/proc/buddyinfo", FRAG_BUDDY);
