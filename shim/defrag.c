@@ -7,9 +7,11 @@
  *   handlers, `D.lock_fd` under `fork_mu`.
  * - `fork_mu` is held around every moment the thread has a file open that
  *   a fork child must not inherit (a /proc read, the lock file while it is
- *   being taken).  It is never held across a write to compact_memory or
- *   drop_caches (those block for seconds, and fork must not wait on them),
- *   nor across a log line (a full stderr pipe would stall fork).
+ *   being taken, the /proc file that os.c keeps open between ticks while
+ *   it is read; the fork child closes its copy).  It is never held across
+ *   a write to compact_memory or drop_caches (those block for seconds, and
+ *   fork must not wait on them), nor across a log line (a full stderr pipe
+ *   would stall fork).
  * - Nothing here calls malloc or stdio: buffers are on the stack or mapped
  *   with oms_os.mmap (a raw syscall); text is made with snprintf, which
  *   allocates nothing for %d/%s/%u formats.  Every /proc, /sys and /run path
@@ -37,6 +39,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -495,6 +498,22 @@ static unsigned act(unsigned want, uint64_t now, const struct reading *r)
 	return done & (OMS_DEFRAG_COMPACT | OMS_DEFRAG_DROP);
 }
 
+/* The kernel lets only uid 0 write compact_memory (it checks the uid,
+ * not a capability): without it, say so once and never try - in
+ * particular never create a lock file for an action that cannot be.
+ * Asked at the first tick and before each action (a daemon may drop
+ * root later), not every tick: a syscall there is ~10 us of a ~100 us
+ * budget.  A fake OOMSHIELD_PROC_ROOT is the tests' and may be writable. */
+static int no_root(void)
+{
+	if (!oms_cfg.proc_root[0] && !D.st.inert && geteuid() != 0) {
+		D.st.inert = D.no_root = 1;
+		oms_log_once(&D.l_noroot, OMS_LOG_INFO,
+			     "defrag: not running as root: monitoring only (compaction needs uid 0)");
+	}
+	return D.no_root;
+}
+
 unsigned oms_defrag_tick(void)
 {
 	struct reading r;
@@ -503,21 +522,16 @@ unsigned oms_defrag_tick(void)
 		oms_log_once(&D.l_secure, OMS_LOG_INFO,
 			     "defrag: secure-execution process: monitoring only, no /proc writes");
 	}
-	/* The kernel lets only uid 0 write compact_memory (it checks the uid,
-	 * not a capability): without it, say so once and never try - in
-	 * particular never create a lock file for an action that cannot be.
-	 * A fake OOMSHIELD_PROC_ROOT is the tests' and may be writable. */
-	if (!oms_cfg.proc_root[0] && geteuid() != 0 && !D.st.inert) {
-		D.st.inert = D.no_root = 1;
-		oms_log_once(&D.l_noroot, OMS_LOG_INFO,
-			     "defrag: not running as root: monitoring only (compaction needs uid 0)");
-	}
-	if (!D.picked)
+	if (!D.picked) {
+		no_root();
 		pick_zones();
+	}
 	if (!D.nwatch || measure(&r) < 0)
 		return 0;
 	uint64_t now = oms_os.now_ms();
 	unsigned want = oms_defrag_step(&D.st, now, r.level, r.fragmented, r.nodes);
+	if (want && no_root())
+		want = 0;
 	oms_debug("defrag: tick: node %d zone %s safety level %d%s", r.node, r.zone, r.level,
 		  r.fragmented ? " (fragmented)" : "");
 	if (r.fragmented && D.no_root) /* worth a warning once it matters */
@@ -557,17 +571,23 @@ const char *oms_defrag_lock_path(void)
  * and only it and we are counted.  glibc exits the process when its last
  * thread returns, so returning is how we stop keeping it alive.  This
  * reads our own /proc/self, which OOMSHIELD_PROC_ROOT does not redirect.
- * Most ticks ask only whether /proc/self/exe still resolves: it stops
- * (ENOENT) once the leader has exited and dropped its mm.  That costs a
- * path walk; generating /proc/self/stat cost ~50 us a tick cold, a third
- * of the thread's cost (docs/bench.md 20).  Every 8th tick reads the stat
- * anyway: under qemu-user, or an LSM that refuses the readlink, the link
- * says nothing. */
+ * Generating /proc/self/stat costs ~50 us cold, a third of a tick
+ * (docs/bench.md 20 and 23), so it is read every tick only once main()
+ * has called pthread_exit (init.c tells us), and every 16th tick in case
+ * the leader left another way (cancelled, or a raw exit syscall). */
+static int leader_gone;
+
+void oms_defrag_thread_exits(void)
+{
+	if (syscall(SYS_gettid) == getpid())
+		__atomic_store_n(&leader_gone, 1, __ATOMIC_RELEASE);
+}
+
 static int alone(void)
 {
 	static unsigned ticks;
 	char b[512];
-	if ((readlink("/proc/self/exe", b, sizeof b) >= 0 || errno != ENOENT) && ++ticks % 8)
+	if (!__atomic_load_n(&leader_gone, __ATOMIC_ACQUIRE) && ++ticks % 16)
 		return 0;
 	pthread_mutex_lock(&fork_mu);
 	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
@@ -715,6 +735,8 @@ void oms_defrag_atfork_child(void)
 	if (D.lock_fd >= 0)
 		close(D.lock_fd); /* our copy would keep the parent's OFD lock */
 	D.lock_fd = -1;
+	oms_os_kept_drop(); /* the /proc file kept open between ticks */
+	__atomic_store_n(&leader_gone, 0, __ATOMIC_RELAXED); /* we are its leader */
 	if (!__atomic_load_n(&started, __ATOMIC_ACQUIRE))
 		return;
 	/* A child that goes on without exec gets its own thread - later, from

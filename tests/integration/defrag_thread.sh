@@ -33,11 +33,26 @@ wait $pid; rc=$?
 grep -q "got SIGUSR1" "$T/s.out" || fail "sigwait did not see SIGUSR1"
 
 # pthread_exit from main: when the program has no thread left, it exits.
-protect "$T/p.log" "$PROG" pthread_exit > "$T/p.out"
+# The shim sees main's pthread_exit and looks at once, at the next tick;
+# otherwise it looks only every 16th tick (16 s at this interval).
+INTERVAL=1000 protect "$T/p.log" "$PROG" pthread_exit > "$T/p.out"
 pid=$LAST
-poll 10 '! kill -0 $pid 2>/dev/null' || fail "process kept alive by the DefragTick thread"
+poll 5 '! kill -0 $pid 2>/dev/null' || fail "process kept alive by the DefragTick thread"
 wait $pid; rc=$?
 [ $rc -eq 0 ] || fail "pthread_exit program exited $rc"
+# ... but not while a program thread still runs.
+INTERVAL=1000 protect "$T/w.log" "$PROG" pthread_exit_worker > "$T/w.out"
+pid=$LAST
+poll 5 '! kill -0 $pid 2>/dev/null' || fail "process with a finished worker kept alive"
+wait $pid; rc=$?
+[ $rc -eq 0 ] || fail "pthread_exit_worker program exited $rc"
+grep -qx "worker done" "$T/w.out" || fail "the worker was cut short: $(cat "$T/w.out")"
+# A leader gone by a raw exit syscall is found by the every-16th-tick look.
+protect "$T/x.log" "$PROG" sysexit > "$T/x.out"
+pid=$LAST
+poll 10 '! kill -0 $pid 2>/dev/null' || fail "process kept alive after a raw exit of main"
+wait $pid; rc=$?
+[ $rc -eq 0 ] || fail "sysexit program exited $rc"
 
 # Right after fork the child is single-threaded (it may exec, or call
 # unshare(CLONE_NEWUSER), which a multi-threaded process cannot).

@@ -1,6 +1,10 @@
 /* defrag_prog.c - programs that the DefragTick thread must not disturb.
  *   defrag_prog pthread_exit   main ends with pthread_exit(): the process
  *                              must still exit once no program thread is left
+ *   defrag_prog pthread_exit_worker  the same, while a worker still runs
+ *                              for 300 ms and then prints "worker done"
+ *   defrag_prog sysexit        main ends with a raw exit syscall, which no
+ *                              library sees
  *   defrag_prog sigwait        SIGUSR1 blocked in main, taken with sigwait():
  *                              the thread must never receive it
  *   defrag_prog fork           forks; the child (no exec) prints its pid,
@@ -18,8 +22,18 @@
 #include <time.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+static void *worker(void *arg)
+{
+	(void)arg;
+	struct timespec t = {0, 300 * 1000 * 1000};
+	nanosleep(&t, NULL);
+	printf("worker done\n");
+	return NULL;
+}
 
 static int tasks(void)
 {
@@ -40,6 +54,18 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "pthread_exit")) {
 		printf("ready\n");
 		pthread_exit(NULL);
+	}
+	if (!strcmp(mode, "pthread_exit_worker")) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, worker, NULL))
+			return 2;
+		printf("ready\n");
+		pthread_exit(NULL);
+	}
+	if (!strcmp(mode, "sysexit")) {
+		printf("ready\n");
+		for (;;)
+			syscall(SYS_exit, 0);
 	}
 	if (!strcmp(mode, "sigwait")) {
 		sigset_t s;
@@ -88,6 +114,6 @@ int main(int argc, char **argv)
 		waitpid(pid, &st, 0);
 		return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
 	}
-	fprintf(stderr, "usage: defrag_prog pthread_exit|sigwait|fork|forkcount\n");
+	fprintf(stderr, "usage: defrag_prog pthread_exit|pthread_exit_worker|sysexit|sigwait|fork|forkcount\n");
 	return 2;
 }

@@ -1063,6 +1063,132 @@ START_TEST(thread_restarts_in_fork_child)
 }
 END_TEST
 
+/* ---- the /proc file kept open between ticks (shim/os.c) ---- */
+
+static void kept_setup(void)
+{
+	oms_config_load(&oms_cfg, no_env);
+	oms_cfg.proc_root[0] = '\0';
+	oms_os_reset();
+}
+
+static void kept_teardown(void)
+{
+	oms_os_kept_drop();
+}
+
+static char kbuf[1 << 16];
+
+static int is_buddyinfo(ssize_t n)
+{
+	return n > 0 && !strncmp(kbuf, "Node ", 5) && strstr(kbuf, "zone");
+}
+
+static int fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+START_TEST(kept_fd_reused_across_reads)
+{
+	ck_assert(is_buddyinfo(oms_os.read_file("/proc/buddyinfo", kbuf, sizeof kbuf)));
+	int fd = oms_os_kept_fd();
+	ck_assert_int_ge(fd, 512); /* out of the program's way */
+	ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+	int fds = count_fds();
+	ck_assert(is_buddyinfo(oms_os.read_file("/proc/buddyinfo", kbuf, sizeof kbuf)));
+	ck_assert_int_eq(oms_os_kept_fd(), fd);
+	ck_assert_int_eq(count_fds(), fds);
+	/* Another file replaces it: the old one is closed, not leaked. */
+	ck_assert_int_gt(oms_os.read_file("/proc/zoneinfo", kbuf, sizeof kbuf), 0);
+	ck_assert_int_eq(count_fds(), fds);
+	oms_os_kept_drop();
+	ck_assert_int_eq(oms_os_kept_fd(), -1);
+	ck_assert_int_eq(count_fds(), fds - 1);
+}
+END_TEST
+
+START_TEST(kept_fd_closed_by_program)
+{
+	ck_assert(is_buddyinfo(oms_os.read_file("/proc/buddyinfo", kbuf, sizeof kbuf)));
+	int fd = oms_os_kept_fd();
+	close(fd); /* closefrom() in a daemon */
+	ck_assert(is_buddyinfo(oms_os.read_file("/proc/buddyinfo", kbuf, sizeof kbuf)));
+	ck_assert(fd_open(oms_os_kept_fd()));
+}
+END_TEST
+
+/* The program closed our fd and its own file got the number: we must
+ * neither read it (a device may act on a read) nor close it. */
+START_TEST(kept_fd_number_taken_by_program)
+{
+	ck_assert(is_buddyinfo(oms_os.read_file("/proc/buddyinfo", kbuf, sizeof kbuf)));
+	int fd = oms_os_kept_fd();
+	char path[] = "/tmp/oms-kept-XXXXXX";
+	int own = mkstemp(path);
+	ck_assert_int_ge(own, 0);
+	unlink(path);
+	ck_assert_int_eq(write(own, "XYZ", 3), 3);
+	ck_assert_int_eq(lseek(own, 1, SEEK_SET), 1);
+	close(fd);
+	ck_assert_int_eq(dup2(own, fd), fd);
+	close(own);
+	ck_assert(is_buddyinfo(oms_os.read_file("/proc/buddyinfo", kbuf, sizeof kbuf)));
+	ck_assert_int_ne(oms_os_kept_fd(), fd);
+	oms_os_kept_drop();
+	ck_assert(fd_open(fd));
+	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 1);
+	close(fd);
+}
+END_TEST
+
+/* Under OOMSHIELD_PROC_ROOT the files are the tests' regular files, which
+ * may be replaced between reads: nothing is kept. */
+START_TEST(kept_none_under_fake_root)
+{
+	char dirp[] = "/tmp/oms-kept-root-XXXXXX", f[128], tmp[128];
+	ck_assert_ptr_nonnull(mkdtemp(dirp));
+	snprintf(f, sizeof f, "%s/proc", dirp);
+	ck_assert_int_eq(mkdir(f, 0755), 0);
+	snprintf(f, sizeof f, "%s/proc/buddyinfo", dirp);
+	snprintf(tmp, sizeof tmp, "%s/proc/new", dirp);
+	FILE *o = fopen(f, "w");
+	fputs("first\n", o);
+	fclose(o);
+	strcpy(oms_cfg.proc_root, dirp);
+	ck_assert_int_eq(oms_os.read_file("/proc/buddyinfo", kbuf, sizeof kbuf), 6);
+	ck_assert_int_eq(oms_os_kept_fd(), -1);
+	o = fopen(tmp, "w");
+	fputs("second\n", o);
+	fclose(o);
+	ck_assert_int_eq(rename(tmp, f), 0);
+	ck_assert_int_eq(oms_os.read_file("/proc/buddyinfo", kbuf, sizeof kbuf), 7);
+	ck_assert_str_eq(kbuf, "second\n");
+	unlink(f);
+	snprintf(f, sizeof f, "%s/proc", dirp);
+	rmdir(f);
+	rmdir(dirp);
+}
+END_TEST
+
+/* A fork child must not keep the parent's copy open (the fork handler). */
+START_TEST(kept_fd_closed_in_fork_child)
+{
+	ck_assert(is_buddyinfo(oms_os.read_file("/proc/buddyinfo", kbuf, sizeof kbuf)));
+	int fd = oms_os_kept_fd();
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		oms_defrag_atfork_child();
+		_exit(fd_open(fd) || oms_os_kept_fd() != -1 ? 1 : 0);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert(fd_open(fd)); /* the parent keeps its own */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("defrag");
@@ -1110,6 +1236,15 @@ int main(void)
 	tcase_add_test(th, thread_off);
 	tcase_add_test(th, thread_restarts_in_fork_child);
 	suite_add_tcase(s, th);
+
+	TCase *kf = tcase_create("kept file");
+	tcase_add_checked_fixture(kf, kept_setup, kept_teardown);
+	tcase_add_test(kf, kept_fd_reused_across_reads);
+	tcase_add_test(kf, kept_fd_closed_by_program);
+	tcase_add_test(kf, kept_fd_number_taken_by_program);
+	tcase_add_test(kf, kept_none_under_fake_root);
+	tcase_add_test(kf, kept_fd_closed_in_fork_child);
+	suite_add_tcase(s, kf);
 
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
