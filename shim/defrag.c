@@ -7,11 +7,9 @@
  *   handlers, `D.lock_fd` under `fork_mu`.
  * - `fork_mu` is held around every moment the thread has a file open that
  *   a fork child must not inherit (a /proc read, the lock file while it is
- *   being taken, the /proc file that os.c keeps open between ticks while
- *   it is read; the fork child closes its copy).  It is never held across
- *   a write to compact_memory or drop_caches (those block for seconds, and
- *   fork must not wait on them), nor across a log line (a full stderr pipe
- *   would stall fork).
+ *   being taken).  It is never held across a write to compact_memory or
+ *   drop_caches (those block for seconds, and fork must not wait on them),
+ *   nor across a log line (a full stderr pipe would stall fork).
  * - Nothing here calls malloc or stdio: buffers are on the stack or mapped
  *   with oms_os.mmap (a raw syscall); text is made with snprintf, which
  *   allocates nothing for %d/%s/%u formats.  Every /proc, /sys and /run path
@@ -42,6 +40,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/kcmp.h>
 
 #define MAX_WATCH 64
 #define BUF_MIN ((size_t)64 << 10)
@@ -571,39 +571,84 @@ const char *oms_defrag_lock_path(void)
  * and only it and we are counted.  glibc exits the process when its last
  * thread returns, so returning is how we stop keeping it alive.  This
  * reads our own /proc/self, which OOMSHIELD_PROC_ROOT does not redirect.
- * Generating /proc/self/stat costs ~50 us cold, a third of a tick
- * (docs/bench.md 20 and 23), so it is read every tick only once main()
- * has called pthread_exit (init.c tells us), and every 16th tick in case
- * the leader left another way (cancelled, or a raw exit syscall). */
-static int leader_gone;
+ * Generating /proc/self/stat costs ~50 us cold, a third of a tick, so
+ * each tick first asks the kernel whether the leader still has its mm:
+ * kcmp(KCMP_VM) of the leader and us, one cheap syscall (docs/bench.md 20
+ * and 23).  The stat is read only once the leader has gone, whatever way
+ * it went (pthread_exit, thrd_exit, cancellation, a raw exit).  Where
+ * kcmp is missing (CONFIG_KCMP off) or filtered (seccomp), readlink of
+ * /proc/self/exe stands in: it fails with ENOENT once the leader has gone,
+ * and the stat is read every 8th tick anyway, as an LSM may refuse the
+ * link.  qemu-user fakes /proc/self/stat (state "0") and aborts if it is
+ * opened after the leader has gone; there the thread just returns then,
+ * and the process lives as long as the program's threads, without
+ * DefragTick. */
+static struct {
+	pid_t pid, tid;
+	int no_kcmp;
+	int fake_stat;
+	unsigned ticks;
+} me;
 
-void oms_defrag_thread_exits(void)
+static ssize_t read_stat(char *b, size_t cap)
 {
-	if (syscall(SYS_gettid) == getpid())
-		__atomic_store_n(&leader_gone, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&fork_mu);
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, b, cap - 1);
+	if (fd >= 0)
+		close(fd);
+	pthread_mutex_unlock(&fork_mu);
+	if (n >= 0)
+		b[n] = '\0';
+	return n;
+}
+
+/* The state letter after "(comm) "; comm may hold spaces and parens. */
+static char *stat_state(char *b)
+{
+	char *p = strrchr(b, ')');
+	return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
+/* 0: the leader still has our mm; else gone, or no kcmp (-1). */
+static long leader_left(void)
+{
+#ifdef SYS_kcmp
+	return syscall(SYS_kcmp, me.pid, me.tid, KCMP_VM, 0, 0);
+#else
+	return -1;
+#endif
+}
+
+static void alone_init(void)
+{
+	char b[512];
+	me.pid = getpid();
+	me.tid = (pid_t)syscall(SYS_gettid);
+	me.no_kcmp = leader_left() != 0;
+	char *st = read_stat(b, sizeof b) > 0 ? stat_state(b) : NULL;
+	me.fake_stat = st && !(*st >= 'A' && *st <= 'Z');
+	me.ticks = 0;
 }
 
 static int alone(void)
 {
-	static unsigned ticks;
 	char b[512];
-	if (!__atomic_load_n(&leader_gone, __ATOMIC_ACQUIRE) && ++ticks % 16)
+	if (!me.no_kcmp) {
+		if (leader_left() == 0)
+			return 0;
+		if (me.fake_stat)
+			return 1;
+	} else if ((readlink("/proc/self/exe", b, sizeof b) >= 0 || errno != ENOENT) &&
+		   ++me.ticks % 8) {
 		return 0;
-	pthread_mutex_lock(&fork_mu);
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, b, sizeof b - 1);
-	if (fd >= 0)
-		close(fd);
-	pthread_mutex_unlock(&fork_mu);
-	if (n <= 0)
-		return 0;
-	b[n] = '\0';
-	char *p = strrchr(b, ')'); /* comm may hold spaces and parens */
-	if (!p || p[1] != ' ' || p[2] != 'Z')
+	}
+	char *p = read_stat(b, sizeof b) > 0 ? stat_state(b) : NULL;
+	if (!p || *p != 'Z')
 		return 0;
 	/* Fields after ")": state is field 3, num_threads field 20. */
-	int field = 2;
-	for (p += 1; *p && field < 20; p++)
+	int field = 3;
+	for (; *p && field < 20; p++)
 		if (*p == ' ')
 			field++;
 	long threads = 0;
@@ -631,6 +676,7 @@ static void *defrag_main(void *arg)
 {
 	(void)arg;
 	pthread_setname_np(pthread_self(), OMS_DEFRAG_THREAD_NAME);
+	alone_init();
 	struct timespec next, due, now;
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	due = next;
@@ -735,8 +781,6 @@ void oms_defrag_atfork_child(void)
 	if (D.lock_fd >= 0)
 		close(D.lock_fd); /* our copy would keep the parent's OFD lock */
 	D.lock_fd = -1;
-	oms_os_kept_drop(); /* the /proc file kept open between ticks */
-	__atomic_store_n(&leader_gone, 0, __ATOMIC_RELAXED); /* we are its leader */
 	if (!__atomic_load_n(&started, __ATOMIC_ACQUIRE))
 		return;
 	/* A child that goes on without exec gets its own thread - later, from

@@ -96,8 +96,6 @@ void oms_defrag_atfork_child(void);   /* call after malloc's locks are usable */
  * large-free paths and of munmap - never from mprotect or madvise, which
  * runtimes call from signal handlers (pthread_create is not safe there). */
 void oms_defrag_poke(void);
-/* pthread_exit is being called (init.c); notes whether main() left. */
-void oms_defrag_thread_exits(void);
 int oms_defrag_stats(char *buf, size_t cap);
 
 #endif

@@ -1,4 +1,4 @@
-/* init.c - constructor, destructor, fork handlers, and pthread_exit.
+/* init.c - constructor, destructor and fork handlers.
  *
  * The constructor initialises eagerly (the malloc wrappers also do it
  * lazily, for calls that come before it), registers the fork handlers and
@@ -13,21 +13,17 @@
 #include "alloc.h"
 #include "big.h"
 #include "config.h"
-#include "next.h"
 #include "os.h"
 #include "region.h"
 #include "stats.h"
 
 #include <pthread.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 /* Weak: present when the DefragTick module is linked in. */
 void oms_defrag_start(void) __attribute__((weak));
 void oms_defrag_atfork_prepare(void) __attribute__((weak));
 void oms_defrag_atfork_parent(void) __attribute__((weak));
 void oms_defrag_atfork_child(void) __attribute__((weak));
-void oms_defrag_thread_exits(void) __attribute__((weak));
 
 static void prepare(void)
 {
@@ -69,18 +65,4 @@ __attribute__((constructor)) static void oms_ctor(void)
 __attribute__((destructor)) static void oms_dtor(void)
 {
 	oms_stats_print();
-}
-
-/* Interposed only to see main() end with pthread_exit: the process then
- * lives on until its last thread returns, and the DefragTick thread must
- * not be that thread (defrag.c alone()).  Every other path is glibc's. */
-__attribute__((visibility("default"), noreturn)) void pthread_exit(void *ret)
-{
-	if (oms_defrag_thread_exits)
-		oms_defrag_thread_exits();
-	oms_next_resolve();
-	if (oms_next.pthread_exit)
-		oms_next.pthread_exit(ret);
-	for (;;) /* no pthread_exit below us: cannot happen in a linked program */
-		syscall(SYS_exit, 0);
 }

@@ -73,7 +73,6 @@ int oms_next_resolve(void)
 		n.posix_memalign = (int (*)(void **, size_t, size_t))sym("posix_memalign");
 		n.aligned_alloc = (void *(*)(size_t, size_t))sym("aligned_alloc");
 		n.usable = (size_t (*)(void *))sym("malloc_usable_size");
-		n.pthread_exit = (void (*)(void *))sym("pthread_exit");
 		oms_next = n;
 		resolving = 0;
 		errno = e;

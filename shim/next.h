@@ -20,7 +20,6 @@ struct oms_next {
 	int (*posix_memalign)(void **, size_t, size_t);
 	void *(*aligned_alloc)(size_t, size_t);
 	size_t (*usable)(void *);
-	void (*pthread_exit)(void *);
 };
 
 extern struct oms_next oms_next;

@@ -11,15 +11,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
-#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -173,117 +170,46 @@ int oms_os_path(char *buf, size_t cap, const char *path)
 	return (n < 0 || (size_t)n >= cap) ? -1 : 0;
 }
 
-/* The DefragTick thread reads one /proc file every tick.  Opening and
- * closing it each time cost ~35 us of a ~100 us tick on the bench VM
- * (docs/bench.md 23), so the file read last stays open if it is on procfs,
- * sysfs or debugfs (whose files are never replaced), if OOMSHIELD_PROC_ROOT
- * is not set (the tests' fake files are replaced, and are opened afresh),
- * and if it could move to the shim's fd range.  The program may close that fd
- * (closefrom) and reuse the number: before each read fstat must show the
- * same file, and a number that is no longer ours is forgotten, never read
- * or closed.  Callers serialise (defrag.c's fork_mu); a fork child lets go
- * of its copy with oms_os_kept_drop. */
-static struct {
-	int fd;
-	dev_t dev;
-	ino_t ino;
-	char path[64]; /* unprefixed: kept only without OOMSHIELD_PROC_ROOT */
-} kept = {.fd = -1};
-
-static int still_kept(void)
-{
-	struct stat st;
-	if (kept.fd < 0)
-		return 0;
-	if (fstat(kept.fd, &st) == 0 && st.st_dev == kept.dev && st.st_ino == kept.ino)
-		return 1;
-	kept.fd = -1; /* closed or reused by the program: not ours to close */
-	return 0;
-}
-
-void oms_os_kept_drop(void)
-{
-	int e = errno;
-	if (still_kept())
-		close(kept.fd);
-	kept.fd = -1;
-	errno = e;
-}
-
-int oms_os_kept_fd(void)
-{
-	return kept.fd;
-}
-
-static int pseudo_fs(int fd)
-{
-	struct statfs sf;
-	return fstatfs(fd, &sf) == 0 && (sf.f_type == PROC_SUPER_MAGIC ||
-					  sf.f_type == SYSFS_MAGIC || sf.f_type == DEBUGFS_MAGIC);
-}
-
-/* From offset 0 into buf (NUL-terminated), at most cap - 1 bytes. */
-static ssize_t read_from_start(int fd, char *buf, size_t cap, int seq)
-{
-	size_t got = 0;
-	while (got < cap - 1) {
-		ssize_t r = pread(fd, buf + got, cap - 1 - got, (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && got == 0)
-			return -1;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-		/* seq_file fills a page-sized buffer with whole records, and
-		 * no file we read has records of 1 KiB: a first read this short
-		 * reached the end, and a second would only say so. */
-		if (seq && got == (size_t)r && got < 1024)
-			break;
-	}
-	buf[got] = '\0';
-	return (ssize_t)got;
-}
-
+/* Every /proc, /sys and debugfs file we read is a seq_file: it fills a
+ * page-sized buffer with whole records, and none of ours has records of
+ * 1 KiB, so a first read shorter than that is the whole file.  Stopping
+ * there saves the DefragTick thread a read that would only say "end of
+ * file", once a second (docs/bench.md 23).  The tests' fake files are
+ * regular files, where a short read at offset 0 is the end too. */
 static ssize_t real_read_file(const char *path, char *buf, size_t cap)
 {
 	char full[OMS_PATH_MAX * 2];
+	const char *at = path;
 	if (cap == 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	/* Kept only for the real /proc: the key is the unprefixed path, so
-	 * that a tick builds no string. */
-	if (kept.fd >= 0 && (oms_cfg.proc_root[0] || strcmp(kept.path, path)))
-		oms_os_kept_drop();
-	if (still_kept()) {
-		ssize_t n = read_from_start(kept.fd, buf, cap, 1);
-		if (n >= 0)
-			return n;
-		oms_os_kept_drop();
+	if (oms_cfg.proc_root[0]) {
+		if (oms_os_path(full, sizeof full, path) < 0) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		at = full;
 	}
-	if (oms_os_path(full, sizeof full, path) < 0) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	int fd = open(full, O_RDONLY | O_CLOEXEC);
+	int fd = open(at, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	int seq = pseudo_fs(fd);
-	ssize_t n = read_from_start(fd, buf, cap, seq);
-	int e = errno;
-	struct stat st;
-	if (n >= 0 && seq && !oms_cfg.proc_root[0] && strlen(path) < sizeof kept.path &&
-	    (fd = oms_os_fd_high(fd)) >= OMS_FD_FLOOR && fstat(fd, &st) == 0) {
-		kept.fd = fd;
-		kept.dev = st.st_dev;
-		kept.ino = st.st_ino;
-		strcpy(kept.path, path);
-	} else {
-		close(fd);
+	size_t got = 0;
+	while (got < cap - 1) {
+		ssize_t r = read(fd, buf + got, cap - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got == (size_t)r && got < 1024)
+			break;
 	}
+	int e = errno;
+	close(fd);
 	errno = e;
-	return n;
+	buf[got] = '\0';
+	return (ssize_t)got;
 }
 
 static int real_write_file(const char *path, const char *text)

@@ -58,11 +58,6 @@ void oms_os_fd_forget(void);
  * kernel - 10 to 15 ms measured for the first file-backed block. */
 void oms_os_fd_prepare(void);
 
-/* read_file keeps the last /proc, /sys or debugfs file it read open (os.c).
- * A fork child calls kept_drop to close its copy; kept_fd is for tests. */
-void oms_os_kept_drop(void);
-int oms_os_kept_fd(void);
-
 /* Raw syscall mappings that bypass the interposed symbols. */
 void *oms_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 int oms_sys_munmap(void *addr, size_t len);

@@ -32,9 +32,9 @@ wait $pid; rc=$?
 [ $rc -eq 0 ] || fail "sigwait program exited $rc (signal taken by the wrong thread?)"
 grep -q "got SIGUSR1" "$T/s.out" || fail "sigwait did not see SIGUSR1"
 
-# pthread_exit from main: when the program has no thread left, it exits.
-# The shim sees main's pthread_exit and looks at once, at the next tick;
-# otherwise it looks only every 16th tick (16 s at this interval).
+# pthread_exit from main: when the program has no thread left, it exits,
+# within a tick or two (the thread looks at /proc/self/stat only once the
+# leader has gone, which it asks the kernel every tick).
 INTERVAL=1000 protect "$T/p.log" "$PROG" pthread_exit > "$T/p.out"
 pid=$LAST
 poll 5 '! kill -0 $pid 2>/dev/null' || fail "process kept alive by the DefragTick thread"
@@ -47,7 +47,7 @@ poll 5 '! kill -0 $pid 2>/dev/null' || fail "process with a finished worker kept
 wait $pid; rc=$?
 [ $rc -eq 0 ] || fail "pthread_exit_worker program exited $rc"
 grep -qx "worker done" "$T/w.out" || fail "the worker was cut short: $(cat "$T/w.out")"
-# A leader gone by a raw exit syscall is found by the every-16th-tick look.
+# A leader gone by a raw exit syscall, which no library sees.
 protect "$T/x.log" "$PROG" sysexit > "$T/x.out"
 pid=$LAST
 poll 10 '! kill -0 $pid 2>/dev/null' || fail "process kept alive after a raw exit of main"
