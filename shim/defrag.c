@@ -577,12 +577,13 @@ const char *oms_defrag_lock_path(void)
  * and 23).  The stat is read only once the leader has gone, whatever way
  * it went (pthread_exit, thrd_exit, cancellation, a raw exit).  Where
  * kcmp is missing (CONFIG_KCMP off) or filtered (seccomp), readlink of
- * /proc/self/exe stands in: it fails with ENOENT once the leader has gone,
- * and the stat is read every 8th tick anyway, as an LSM may refuse the
- * link.  qemu-user fakes /proc/self/stat (state "0") and aborts if it is
- * opened after the leader has gone; there the thread just returns then,
- * and the process lives as long as the program's threads, without
- * DefragTick. */
+ * /proc/self/cwd stands in: it fails with ENOENT once the leader has gone
+ * (qemu-user fakes exe, not cwd), and the stat is read every 8th tick
+ * anyway, as an LSM may refuse the link.  qemu-user also fakes
+ * /proc/self/stat (state "0") and aborts if it is opened after the leader
+ * has gone: there the thread just returns then, and the process lives as
+ * long as the program's threads, without DefragTick.  So does a process
+ * whose /proc/self/stat cannot be read. */
 static struct {
 	pid_t pid, tid;
 	int no_kcmp;
@@ -634,17 +635,16 @@ static void alone_init(void)
 static int alone(void)
 {
 	char b[512];
-	if (!me.no_kcmp) {
-		if (leader_left() == 0)
-			return 0;
-		if (me.fake_stat)
-			return 1;
-	} else if ((readlink("/proc/self/exe", b, sizeof b) >= 0 || errno != ENOENT) &&
-		   ++me.ticks % 8) {
+	int gone = me.no_kcmp ? readlink("/proc/self/cwd", b, sizeof b) < 0 && errno == ENOENT
+			      : leader_left() != 0;
+	if (me.fake_stat)
+		return gone;
+	if (!gone && (!me.no_kcmp || ++me.ticks % 8))
 		return 0;
-	}
 	char *p = read_stat(b, sizeof b) > 0 ? stat_state(b) : NULL;
-	if (!p || *p != 'Z')
+	if (!p) /* cannot count threads: a gone leader is reason enough */
+		return gone;
+	if (*p != 'Z')
 		return 0;
 	/* Fields after ")": state is field 3, num_threads field 20. */
 	int field = 3;
