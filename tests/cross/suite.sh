@@ -4,7 +4,8 @@
 # tests/integration run host programs (sh, env, sort, python3, sleep) under
 # the shim, so they cannot run for ARM as they are; this runs their test
 # programs the same way they do, one check per line:
-#   smoke: toucher and cxx under the shim, core's entry/realloc/calloc subset
+#   smoke: toucher, cxx and a pthread_exit from main under the shim, core's
+#          entry/realloc/calloc subset
 #   full:  + Check unit tests, every core semantic, stats, OOMSHIELD_MAX,
 #          SIGKILL leaves no file, the cgroup headline under qemu (256 MiB,
 #          1024 MiB touched) and the simulated seed box.
@@ -32,6 +33,15 @@ toucher_shim() {
 cxx() { out=$(EXPECT_SHIM=1 OOMSHIELD_THRESHOLD=1M tgt_shim "$P/cxx") && [ "$out" = ok ] || { echo "$out"; return 1; }; }
 core() { OOMSHIELD_DIR="$T/d" EXPECT_SHIM=1 OOMSHIELD_THRESHOLD=64K tgt_shim "$P/core" "$@"; }
 core_nodefrag() { OOMSHIELD_DEFRAG=0 core "$@"; }
+# main() ends with pthread_exit while a worker runs: the process ends when
+# the worker does, never before.  Under qemu-user the DefragTick thread
+# must not open the faked /proc/self/stat then (qemu aborted: exit 127).
+pexit() {
+	timeout 30 env OOMSHIELD_DEFRAG_DRY_RUN=1 GUEST_LD_PRELOAD="$LIB" OOMSHIELD_DIR="$T/d" \
+		sh "$RUNNER" "$TRIPLET" "$P/defrag_prog" pthread_exit_worker > "$T/out" || {
+		echo "exit $?"; cat "$T/out"; return 1; }
+	[ "$(cat "$T/out")" = "$(printf 'ready\nworker done')" ] || { cat "$T/out"; return 1; }
+}
 max_limit() {
 	err=$(OOMSHIELD_STATS=1 OOMSHIELD_MAX=10M OOMSHIELD_THRESHOLD=1M tgt_shim "$P/hold" 32 8 </dev/null 2>&1 >/dev/null)
 	case "$err" in *"blocks=2 "*"max=6"*) ;; *) echo "$err"; return 1 ;; esac
@@ -40,6 +50,7 @@ max_limit() {
 want=$(tgt "$P/toucher" malloc 64) || { echo "toucher does not run plain for $TRIPLET: $want"; exit 1; }
 t toucher-shim toucher_shim
 t cxx cxx
+t pthread-exit pexit
 if [ "$mode" = smoke ]; then
 	t core-smoke core entry realloc calloc zero align
 else
