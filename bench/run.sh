@@ -28,6 +28,13 @@ T=$(mktemp -d "$DIR/oms-bench.XXXXXX") || exit 1
 . tests/lib/common.sh
 # Benchmarks other than row 7 keep the DefragTick thread off the real /proc
 # (common.sh points OOMSHIELD_PROC_ROOT at a directory that does not exist).
+# Only the kernel's THP setting is copied there, for runs that ask for large
+# folios (OOMSHIELD_HUGEPAGE=1 make bench).
+if [ -r /sys/kernel/mm/transparent_hugepage/enabled ]; then
+	mkdir -p "$OOMSHIELD_PROC_ROOT/sys/kernel/mm/transparent_hugepage" &&
+		cp /sys/kernel/mm/transparent_hugepage/enabled /sys/kernel/mm/transparent_hugepage/hpage_pmd_size \
+			"$OOMSHIELD_PROC_ROOT/sys/kernel/mm/transparent_hugepage/" 2>/dev/null
+fi
 SHIM=(env LD_PRELOAD="$LIB" OOMSHIELD_DIR="$DIR")
 START=$(date +%s)
 BAD=0      # a program crashed or produced wrong data
@@ -100,6 +107,8 @@ run_prog() {
 }
 
 echo "oomshield benchmarks$( [ -n "$Q" ] && echo ' (BENCH_QUICK=1: small sizes, few rounds, timings not judged)')"
+settings=$(env | grep '^OOMSHIELD_' | grep -v '^OOMSHIELD_PROC_ROOT=' | tr '\n' ' ')
+[ -n "$settings" ] && echo "shim settings: $settings"
 echo "machine: $(nproc) cores, $(free -h | awk '/Mem:/ {print $2}') RAM, kernel $(uname -r), $DIR on $(df -T "$DIR" | awk 'NR==2 {print $2 " " $1}')"
 echo
 

@@ -33,6 +33,7 @@
 #include "big.h"
 #include "block.h"
 #include "config.h"
+#include "huge.h"
 #include "log.h"
 #include "os.h"
 #include "region.h"
@@ -66,6 +67,8 @@ static struct {
 	unsigned char prev[NWIN][WIN_PAGES / 8];
 	int n, have_prev;
 	uint64_t sig;
+	unsigned hit, adjacent; /* last sample: windows with new pages, and
+	                           those whose predecessor had some too */
 } W;
 
 static size_t collect(void)
@@ -159,7 +162,10 @@ void oms_advise_sample_pages(const struct oms_range *r, size_t n, uint64_t *new_
 	}
 	int ok = W.n > 0;
 	int counted = 0; /* the current stretch of resident pages is counted */
+	int prev_hit = 0;
+	W.hit = W.adjacent = 0;
 	for (int w = 0; w < W.n; w++) {
+		uint64_t before = *new_pages;
 		unsigned char vec[WIN_PAGES];
 		if (mincore((void *)W.addr[w], W.pages[w] * oms_page, vec) < 0) {
 			ok = 0; /* unmapped meanwhile: place again next time */
@@ -184,13 +190,27 @@ void oms_advise_sample_pages(const struct oms_range *r, size_t n, uint64_t *new_
 			}
 			*bits = cur ? (unsigned char)(*bits | bit) : (unsigned char)(*bits & ~bit);
 		}
+		int hit = *new_pages > before;
+		W.hit += (unsigned)hit;
+		W.adjacent += (unsigned)(hit && prev_hit);
+		prev_hit = hit;
 	}
+	if (!ok)
+		W.hit = W.adjacent = 0;
 	W.have_prev = ok;
+}
+
+void oms_advise_spread(unsigned *hit, unsigned *adjacent)
+{
+	*hit = W.hit;
+	*adjacent = W.adjacent;
 }
 
 unsigned oms_advise_wanted_ms(void)
 {
-	return active ? OMS_ADVISE_FAST_MS : 0;
+	/* Large folios must be given up within a tick of random paging
+	 * starting (huge.c): their owner ticks fast as long as it has some. */
+	return active || oms_huge_watch() ? OMS_ADVISE_FAST_MS : 0;
 }
 
 void oms_advise_tick(void)
@@ -224,14 +244,27 @@ void oms_advise_tick(void)
 	 * sequential read-back is judged at once.  They are judged only while
 	 * the program reads from disk: a fill is contiguous too, and must
 	 * stay RANDOM (it would read back what it has just written). */
+	int judged = s.read_bytes >= BUSY_BYTES * s.ms / 1000 / 4;
+	W.hit = W.adjacent = 0;
 	if (__atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED) == MADV_RANDOM) {
-		if (!s.majflt)
-			W.have_prev = 0; /* idle: no syscalls; start again later */
-		else
+		if (!s.majflt) {
+			/* Idle: no syscalls; start again later.  Under large
+			 * folios the last look stays, so that the first tick of
+			 * paging after a pause is judged at once. */
+			if (!oms_huge_watch())
+				W.have_prev = 0;
+		} else
 			oms_advise_sample_pages(ranges, collect(), &s.new_pages, &s.new_runs);
-		if (s.read_bytes < BUSY_BYTES * s.ms / 1000 / 4)
+		if (!judged)
 			s.new_pages = s.new_runs = 0; /* kept current, not judged */
 	}
+	/* While large folios are on, every refault fills a whole window, so
+	 * runs of new pages say nothing: read-around stays off until huge.c
+	 * has given them up, and that tick's sample is not judged either. */
+	unsigned hit, adjacent;
+	oms_advise_spread(&hit, &adjacent);
+	if (oms_huge_tick(s.majflt, s.read_bytes, judged ? hit : 0, adjacent))
+		return;
 	int want = oms_advise_step(s);
 	if (want != __atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED))
 		apply(want);

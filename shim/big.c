@@ -30,6 +30,7 @@
 #include "cache.h"
 #include "config.h"
 #include "defrag.h"
+#include "huge.h"
 #include "log.h"
 #include "os.h"
 #include "stats.h"
@@ -147,6 +148,9 @@ void *oms_big_alloc(size_t size, size_t align, int zero)
 	}
 	if (align < OMS_GRANULE)
 		align = OMS_GRANULE;
+	size_t huge = oms_huge_align(cap); /* a PMD when it gets large folios */
+	if (align < huge)
+		align = huge;
 	if (!oms_big_account(cap)) {
 		/* Cached blocks count against OOMSHIELD_MAX: give them back
 		 * before refusing. */
@@ -197,6 +201,8 @@ void *oms_big_alloc(size_t size, size_t align, int zero)
 	}
 	pthread_mutex_unlock(&oms_lock);
 	if (b) {
+		if (huge)
+			oms_huge_advise(addr, cap);
 		oms_advise_new(addr, cap, MADV_NORMAL);
 		return addr;
 	}
@@ -331,11 +337,13 @@ int oms_big_demote(const void *addr, size_t len)
 	return n;
 }
 
-/* Move the mapping to a fresh granule-aligned range of new_cap bytes; the
- * kernel moves page tables, nothing is copied. */
+/* Move the mapping to a fresh granule-aligned range of new_cap bytes (PMD-
+ * aligned where it gets large folios); the kernel moves page tables,
+ * nothing is copied. */
 static char *move_mapping(struct oms_block *b, size_t new_cap)
 {
-	char *dst = reserve_aligned(new_cap, OMS_GRANULE);
+	size_t huge = oms_huge_align(new_cap);
+	char *dst = reserve_aligned(new_cap, huge > OMS_GRANULE ? huge : OMS_GRANULE);
 	if (!dst)
 		return NULL;
 	char *p = oms_os.mremap(b->addr, b->cap, new_cap, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
@@ -405,6 +413,9 @@ static void *resize_locked(struct oms_block *b, size_t size)
 	oms_stats.live += extra;
 	if (oms_stats.live > oms_stats.peak)
 		oms_stats.peak = oms_stats.live;
+	/* A block that grew past a PMD, or moved to a PMD boundary: its new
+	 * pages may come in large folios (those it has keep their size). */
+	oms_huge_advise(b->addr, new_cap);
 	return b->addr;
 }
 

@@ -177,6 +177,7 @@ void oms_config_load(struct oms_config *c, const char *(*get)(const char *))
 	c->log_level = OMS_LOG_WARN;
 	c->mmap = 1;
 	c->cache = (size_t)64 << 20;
+	c->huge = -1;
 	c->defrag = 1;
 	c->defrag_interval_ms = 1000;
 	c->frag_index_milli = 500;
@@ -257,6 +258,13 @@ void oms_config_load(struct oms_config *c, const char *(*get)(const char *))
 			oms_warn("OOMSHIELD_CACHE=%s: not a size (e.g. 0, 64M); using %zu", v, c->cache);
 		else
 			c->cache = (size_t)x;
+	}
+	if ((v = get("OOMSHIELD_HUGEPAGE"))) {
+		int b = oms_switch_value(v);
+		if (b >= 0)
+			c->huge = b;
+		else
+			oms_warn("OOMSHIELD_HUGEPAGE=%s: not a boolean (0 or 1); ignored", v);
 	}
 	if ((v = get("OOMSHIELD_PROC_ROOT")))
 		copy_str(c->proc_root, sizeof c->proc_root, v, "OOMSHIELD_PROC_ROOT");

@@ -28,6 +28,7 @@ struct oms_config {
 	char proc_root[OMS_PATH_MAX]; /* OOMSHIELD_PROC_ROOT, "" = real */
 	int mmap;                 /* OOMSHIELD_MMAP: redirect anonymous mmap */
 	size_t cache;             /* OOMSHIELD_CACHE: bytes of freed blocks kept */
+	int huge;                 /* OOMSHIELD_HUGEPAGE: 0, 1, -1 unset (huge.c) */
 	/* DefragTick */
 	int defrag;               /* OOMSHIELD_DEFRAG */
 	int defrag_dry_run;       /* OOMSHIELD_DEFRAG_DRY_RUN */

@@ -13,6 +13,8 @@
 #include "alloc.h"
 #include "big.h"
 #include "config.h"
+#include "huge.h"
+#include "log.h"
 #include "os.h"
 #include "region.h"
 #include "stats.h"
@@ -58,8 +60,12 @@ __attribute__((constructor)) static void oms_ctor(void)
 		oms_os_fd_prepare(); /* before any thread of ours exists */
 	if (oms_cfg.defrag && oms_defrag_start) {
 		oms_advise_start(); /* only with the thread that can undo it */
+		if (!oms_cfg.disable && oms_cfg.dir_ok)
+			oms_huge_start(); /* likewise: the thread gives it up */
 		oms_defrag_start();
-	}
+	} else if (oms_cfg.huge == 1 && oms_cfg.dir_ok)
+		oms_warn("OOMSHIELD_HUGEPAGE=1 needs the DefragTick thread (OOMSHIELD_DEFRAG=0 here): "
+			 "blocks keep 4 KiB pages");
 }
 
 __attribute__((destructor)) static void oms_dtor(void)

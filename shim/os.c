@@ -246,6 +246,7 @@ static const struct oms_os oms_os_real = {
 	.mremap = oms_sys_mremap,
 	.madvise = oms_sys_madvise,
 	.mprotect = oms_sys_mprotect,
+	.msync = msync,
 	.now_ms = real_now_ms,
 	.read_file = real_read_file,
 	.write_file = real_write_file,

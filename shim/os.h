@@ -29,6 +29,7 @@ struct oms_os {
 	void *(*mremap)(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
 	int (*madvise)(void *addr, size_t len, int advice);
 	int (*mprotect)(void *addr, size_t len, int prot);
+	int (*msync)(void *addr, size_t len, int flags);
 	uint64_t (*now_ms)(void);                      /* CLOCK_MONOTONIC */
 	/* Whole small files under OOMSHIELD_PROC_ROOT: `path` is the real
 	 * absolute path ("/proc/buddyinfo"); the prefix is added inside. */

@@ -17,6 +17,7 @@ check OOMSHIELD_DIR=/nonexistent/oms "OOMSHIELD_DIR=/nonexistent/oms"
 check OOMSHIELD_DISABLE=maybe "not a boolean"
 check OOMSHIELD_DEFRAG_INTERVAL_MS=soon "OOMSHIELD_DEFRAG_INTERVAL_MS=soon"
 check OOMSHIELD_FRAG_INDEX=2.5 "OOMSHIELD_FRAG_INDEX=2.5"
+check OOMSHIELD_HUGEPAGE=maybe "OOMSHIELD_HUGEPAGE=maybe: not a boolean"
 if [ -d /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ]; then
 	check OOMSHIELD_DIR=/dev/shm "tmpfs/ramfs"
 fi

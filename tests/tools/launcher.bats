@@ -135,13 +135,16 @@ oenv() {
 	grep -q OOMSHIELD_THRESHOLD "$D/log"
 }
 
-@test "flags: --stats --no-defrag --defrag-dry-run --no-mmap" {
-	run oenv --stats --no-defrag --defrag-dry-run --no-mmap
+@test "flags: --stats --no-defrag --defrag-dry-run --no-mmap --hugepage" {
+	run oenv --stats --no-defrag --defrag-dry-run --no-mmap --hugepage
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"OOMSHIELD_STATS=1"* ]]
 	[[ "$output" == *"OOMSHIELD_DEFRAG=0"* ]]
 	[[ "$output" == *"OOMSHIELD_DEFRAG_DRY_RUN=1"* ]]
 	[[ "$output" == *"OOMSHIELD_MMAP=0"* ]]
+	[[ "$output" == *"OOMSHIELD_HUGEPAGE=1"* ]]
+	run oenv --hugepage=1
+	[ "$status" -ne 0 ]
 }
 
 @test "--stats: the shim prints its summary line at exit, to stderr" {

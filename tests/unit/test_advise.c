@@ -157,6 +157,45 @@ START_TEST(sampler_spreads_windows_over_large_mappings)
 }
 END_TEST
 
+START_TEST(sampler_tells_a_forward_reader_from_scattered_folios)
+{
+	/* 256 MiB: 128 windows, one every 2 MiB.  Whole 2 MiB chunks made
+	 * resident, as large-folio refaults do: in a row, each window after
+	 * the first follows one that gained pages too; scattered, none does. */
+	size_t pg = oms_page, len = 256 * MiB, chunk = 2 * MiB;
+	unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				-1, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	struct oms_range r = {p, len};
+	uint64_t nw, runs;
+	unsigned hit, adj;
+	oms_advise_sample_pages(&r, 1, &nw, &runs);
+	oms_advise_spread(&hit, &adj);
+	ck_assert_uint_eq(hit, 0);
+	for (size_t c = 10; c < 30; c++)
+		for (size_t o = 0; o < chunk; o += pg)
+			p[c * chunk + o] = 1;
+	oms_advise_sample_pages(&r, 1, &nw, &runs);
+	oms_advise_spread(&hit, &adj);
+	ck_assert_uint_ge(hit, 19);
+	ck_assert_uint_le(hit, 21);
+	ck_assert_uint_eq(adj, hit - 1);
+	for (size_t c = 40; c < 128; c += 5)
+		for (size_t o = 0; o < chunk; o += pg)
+			p[c * chunk + o] = 1;
+	oms_advise_sample_pages(&r, 1, &nw, &runs);
+	oms_advise_spread(&hit, &adj);
+	ck_assert_uint_ge(hit, 17);
+	ck_assert_uint_eq(adj, 0);
+	/* a failed sample reports nothing */
+	munmap(p, len);
+	oms_advise_sample_pages(&r, 1, &nw, &runs);
+	oms_advise_spread(&hit, &adj);
+	ck_assert_uint_eq(hit, 0);
+	ck_assert_uint_eq(adj, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("advise");
@@ -168,6 +207,7 @@ int main(void)
 	tcase_add_test(tc, thresholds_are_per_second);
 	tcase_add_test(tc, sampler_counts_new_pages_and_their_runs);
 	tcase_add_test(tc, sampler_spreads_windows_over_large_mappings);
+	tcase_add_test(tc, sampler_tells_a_forward_reader_from_scattered_folios);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,353 @@
+/* test_huge.c - large folios on request (shim/huge.c): the policy (knob,
+ * the kernel's THP setting, glibc's tunable), the two give-up rules, and
+ * the give-up itself on real blocks in a temporary directory, with the
+ * madvise and msync entries of `oms_os` recording what the shim asked of
+ * the kernel.  The data of a block must survive everything. */
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "big.h"
+#include "block.h"
+#include "cache.h"
+#include "config.h"
+#include "huge.h"
+#include "log.h"
+#include "os.h"
+#include "stats.h"
+#include "unit_util.h"
+
+#define MiB ((size_t)1 << 20)
+#define G OMS_GRANULE
+#define PMD (2 * MiB)
+
+static const char *madv = "always [madvise] never\n";
+
+START_TEST(policy_knob_and_kernel)
+{
+	ck_assert_int_eq(oms_huge_policy(1, madv, NULL), 1);
+	ck_assert_int_eq(oms_huge_policy(1, "[always] madvise never\n", NULL), 1);
+	ck_assert_int_eq(oms_huge_policy(0, madv, "glibc.malloc.hugetlb=1"), 0);
+	/* the kernel says no: nothing to ask for */
+	ck_assert_int_eq(oms_huge_policy(1, "always madvise [never]\n", NULL), 0);
+	ck_assert_int_eq(oms_huge_policy(1, NULL, NULL), 0);
+	/* unset: off, also under THP "always" (huge.c says why) */
+	ck_assert_int_eq(oms_huge_policy(-1, madv, NULL), 0);
+	ck_assert_int_eq(oms_huge_policy(-1, "[always] madvise never\n", NULL), 0);
+}
+END_TEST
+
+START_TEST(policy_follows_glibc_tunable)
+{
+	ck_assert_int_eq(oms_huge_policy(-1, madv, "glibc.malloc.hugetlb=1"), 1);
+	ck_assert_int_eq(oms_huge_policy(-1, madv, "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"), 1);
+	/* the last one wins, as in glibc */
+	ck_assert_int_eq(oms_huge_policy(-1, madv, "glibc.malloc.hugetlb=1:glibc.malloc.hugetlb=0"), 0);
+	/* 2 is hugetlbfs: pinned pages, nothing a file can give */
+	ck_assert_int_eq(oms_huge_policy(-1, madv, "glibc.malloc.hugetlb=2"), 0);
+	ck_assert_int_eq(oms_huge_policy(-1, madv, "glibc.malloc.hugetlb=10"), 0);
+	ck_assert_int_eq(oms_huge_policy(-1, madv, "glibc.malloc.hugetlb="), 0);
+	ck_assert_int_eq(oms_huge_policy(-1, madv, "xglibc.malloc.hugetlb=1"), 0);
+	ck_assert_int_eq(oms_huge_policy(-1, madv, ""), 0);
+	ck_assert_int_eq(oms_huge_policy(-1, NULL, "glibc.malloc.hugetlb=1"), 0);
+}
+END_TEST
+
+START_TEST(give_up_rules)
+{
+	/* thrashing: paged back more than all of it */
+	ck_assert_int_eq(oms_huge_thrashing(0, 0), 0);
+	ck_assert_int_eq(oms_huge_thrashing(100 * MiB, 0), 0);
+	ck_assert_int_eq(oms_huge_thrashing(384 * MiB, 384 * MiB), 0);
+	ck_assert_int_eq(oms_huge_thrashing(385 * MiB, 384 * MiB), 1);
+	/* random paging: windows filled apart (figures from 6b and 6a) */
+	ck_assert_int_eq(oms_huge_scattered(29, 4), 1);
+	ck_assert_int_eq(oms_huge_scattered(10, 4), 1);
+	ck_assert_int_eq(oms_huge_scattered(33, 32), 0); /* a reader going forward */
+	ck_assert_int_eq(oms_huge_scattered(10, 5), 0);
+	ck_assert_int_eq(oms_huge_scattered(3, 0), 0);   /* too few to tell */
+	ck_assert_int_eq(oms_huge_scattered(0, 0), 0);
+}
+END_TEST
+
+/* ---- the shim's calls, on real blocks ---- */
+
+static char tmpdir[64];
+static const char *fake_thp = "always [madvise] never\n";
+static const char *fake_pmd = "2097152\n";
+static int n_huge, n_nohuge, n_cold, n_msync;
+static size_t msync_bytes;
+
+static ssize_t fake_read(const char *path, char *buf, size_t cap)
+{
+	const char *text = strstr(path, "hpage_pmd_size") ? fake_pmd : fake_thp;
+	if (!text) {
+		errno = ENOENT;
+		return -1;
+	}
+	snprintf(buf, cap, "%s", text);
+	return (ssize_t)strlen(buf);
+}
+
+static int rec_madvise(void *addr, size_t len, int advice)
+{
+	if (advice == MADV_HUGEPAGE)
+		n_huge++;
+	if (advice == MADV_NOHUGEPAGE)
+		n_nohuge++;
+	if (advice == MADV_COLD)
+		n_cold++;
+	return oms_sys_madvise(addr, len, advice);
+}
+
+static int rec_msync(void *addr, size_t len, int flags)
+{
+	n_msync++;
+	msync_bytes += len;
+	return msync(addr, len, flags);
+}
+
+static void dir_create(void)
+{
+	strcpy(tmpdir, "/var/tmp/oms-unit-huge-XXXXXX");
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+}
+
+static void dir_remove(void)
+{
+	if (rmdir(tmpdir) < 0)
+		fprintf(stderr, "test_huge: %s not removed: %s\n", tmpdir, strerror(errno));
+}
+
+static void setup(void)
+{
+	oms_os_reset();
+	memset(&oms_cfg, 0, sizeof oms_cfg);
+	strcpy(oms_cfg.dir, tmpdir);
+	oms_cfg.dir_ok = 1;
+	oms_cfg.threshold = MiB;
+	oms_cfg.cache = 64 * MiB;
+	oms_cfg.huge = 1;
+	oms_cfg.log_level = OMS_LOG_WARN;
+	oms_log_level = OMS_LOG_WARN;
+	oms_page = 4096;
+	oms_os.read_file = fake_read;
+	oms_os.madvise = rec_madvise;
+	oms_os.msync = rec_msync;
+	fake_thp = "always [madvise] never\n";
+	fake_pmd = "2097152\n";
+	n_huge = n_nohuge = n_cold = n_msync = 0;
+	msync_bytes = 0;
+	oms_huge_reset();
+}
+
+static void teardown(void)
+{
+	oms_os_reset();
+}
+
+static void fill(char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i += 512)
+		p[i] = (char)(seed + i / 512);
+}
+
+static void check_fill(const char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i += 512)
+		ck_assert_int_eq(p[i], (char)(seed + i / 512));
+}
+
+START_TEST(fresh_blocks_pmd_aligned_with_hugepage)
+{
+	oms_huge_start();
+	ck_assert_uint_eq(oms_huge_align(PMD), PMD);
+	ck_assert_uint_eq(oms_huge_align(PMD - 4096), 0);
+	char *p = oms_big_alloc(6 * MiB, G, 0);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq((uintptr_t)p % PMD, 0);
+	ck_assert_int_eq(n_huge, 1);
+	fill(p, 6 * MiB, 1);
+	check_fill(p, 6 * MiB, 1);
+	/* below a PMD: 64 KiB granules and 4 KiB pages, as ever */
+	char *q = oms_big_alloc(MiB, G, 0);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_int_eq(n_huge, 1);
+	ck_assert_int_eq(oms_huge_watch(), 1);
+	oms_big_free(oms_block_find(q));
+	oms_big_free(oms_block_find(p));
+}
+END_TEST
+
+static void *mremap_no_inplace(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
+{
+	if (!(flags & MREMAP_MAYMOVE) && new_len > old_len) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	return oms_sys_mremap(old, old_len, new_len, flags, new_addr);
+}
+
+START_TEST(growth_past_a_pmd_moves_to_a_pmd_boundary)
+{
+	oms_huge_start();
+	char *p = oms_big_alloc(MiB, G, 0);
+	ck_assert_ptr_nonnull(p);
+	fill(p, MiB, 2);
+	ck_assert_int_eq(n_huge, 0);
+	oms_os.mremap = mremap_no_inplace;
+	char *q = oms_big_resize(oms_block_find(p), 5 * MiB);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_ptr_ne(q, p);
+	ck_assert_uint_eq((uintptr_t)q % PMD, 0);
+	ck_assert_int_eq(n_huge, 1);
+	check_fill(q, MiB, 2);
+	fill(q, 5 * MiB, 5);
+	check_fill(q, 5 * MiB, 5);
+	oms_big_free(oms_block_find(q));
+}
+END_TEST
+
+START_TEST(kernel_without_thp_keeps_4k_pages_and_says_so)
+{
+	fake_thp = "always madvise [never]\n";
+	struct capture c;
+	char log[512];
+	capture_begin(&c);
+	oms_huge_start();
+	capture_end(&c, log, sizeof log);
+	ck_assert_msg(strstr(log, "OOMSHIELD_HUGEPAGE=1") && strstr(log, "never"), "log: %s", log);
+	ck_assert_uint_eq(oms_huge_align(64 * MiB), 0);
+	char *p = oms_big_alloc(6 * MiB, G, 0);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(n_huge, 0);
+	oms_big_free(oms_block_find(p));
+	/* and a PMD size that is no power of two */
+	oms_huge_reset();
+	fake_thp = "always [madvise] never\n";
+	fake_pmd = "3000000\n";
+	capture_begin(&c);
+	oms_huge_start();
+	capture_end(&c, log, sizeof log);
+	ck_assert_uint_eq(oms_huge_align(64 * MiB), 0);
+}
+END_TEST
+
+START_TEST(off_by_default_without_a_syscall)
+{
+	oms_cfg.huge = -1;
+	unsetenv("GLIBC_TUNABLES");
+	oms_os.read_file = NULL; /* would crash if called */
+	oms_huge_start();
+	ck_assert_uint_eq(oms_huge_align(64 * MiB), 0);
+	ck_assert_int_eq(oms_huge_watch(), 0);
+	setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1);
+	oms_os.read_file = fake_read;
+	oms_huge_start();
+	ck_assert_uint_eq(oms_huge_align(64 * MiB), PMD);
+	unsetenv("GLIBC_TUNABLES");
+}
+END_TEST
+
+START_TEST(random_paging_gives_up_once_and_keeps_data)
+{
+	oms_huge_start();
+	char *a = oms_big_alloc(8 * MiB, G, 0);
+	char *b = oms_big_alloc(4 * MiB, G, 0);
+	char *small = oms_big_alloc(MiB, G, 0);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_nonnull(small);
+	fill(a, 8 * MiB, 3);
+	fill(b, 4 * MiB, 4);
+	/* a freed large block waits in the cache */
+	char *c = oms_big_alloc(4 * MiB, G, 0);
+	ck_assert_ptr_nonnull(c);
+	oms_big_free(oms_block_find(c));
+	/* sequential paging, and ticks without faults: nothing happens */
+	/* 1: the ticks ran under large folios (advise.c must not judge them) */
+	ck_assert_int_eq(oms_huge_tick(2, 4 * MiB, 33, 32), 1);
+	ck_assert_int_eq(oms_huge_tick(0, 0, 0, 0), 1);
+	ck_assert_int_eq(n_nohuge + n_cold + n_msync, 0);
+	ck_assert_uint_eq(oms_huge_align(64 * MiB), PMD);
+	/* random paging */
+	ck_assert_int_eq(oms_huge_tick(40, 80 * MiB, 29, 4), 1);
+	ck_assert_int_eq(n_nohuge, 2); /* a and b, not the 1 MiB block */
+	ck_assert_int_eq(n_cold, 6);   /* one per PMD */
+	ck_assert_int_eq(n_msync, 6);
+	ck_assert_uint_eq(msync_bytes, 12 * MiB);
+	check_fill(a, 8 * MiB, 3);
+	check_fill(b, 4 * MiB, 4);
+	/* for good: no large folios for new blocks, and no second give-up */
+	ck_assert_uint_eq(oms_huge_align(64 * MiB), 0);
+	ck_assert_int_eq(oms_huge_watch(), 0);
+	ck_assert_int_eq(oms_huge_tick(40, 80 * MiB, 29, 4), 0);
+	ck_assert_int_eq(n_nohuge, 2);
+	int huge_before = n_huge;
+	uint64_t hits = oms_cache_hits;
+	char *d = oms_big_alloc(4 * MiB, G, 0); /* not the cached block: dropped */
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_eq(oms_cache_hits, hits);
+	ck_assert_int_eq(n_huge, huge_before);
+	oms_big_free(oms_block_find(d));
+	oms_big_free(oms_block_find(small));
+	oms_big_free(oms_block_find(b));
+	oms_big_free(oms_block_find(a));
+}
+END_TEST
+
+START_TEST(thrashing_gives_up)
+{
+	oms_huge_start();
+	char *a = oms_big_alloc(8 * MiB, G, 0);
+	ck_assert_ptr_nonnull(a);
+	/* read by the program's own file I/O (no major fault): not ours */
+	oms_huge_tick(0, 100 * MiB, 0, 0);
+	ck_assert_int_eq(n_nohuge, 0);
+	/* our refaults, counted at most two PMDs each */
+	oms_huge_tick(1, 100 * MiB, 0, 0); /* 4 MiB */
+	ck_assert_int_eq(n_nohuge, 0);
+	oms_huge_tick(1, 4 * MiB, 0, 0);   /* 8 MiB: not more than all */
+	ck_assert_int_eq(n_nohuge, 0);
+	oms_huge_tick(1, 4096, 0, 0);
+	ck_assert_int_eq(n_nohuge, 1);
+	oms_big_free(oms_block_find(a));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("huge");
+	TCase *pol = tcase_create("policy");
+	tcase_add_test(pol, policy_knob_and_kernel);
+	tcase_add_test(pol, policy_follows_glibc_tunable);
+	tcase_add_test(pol, give_up_rules);
+	suite_add_tcase(s, pol);
+
+	TCase *blk = tcase_create("blocks");
+	tcase_add_unchecked_fixture(blk, dir_create, dir_remove);
+	tcase_add_checked_fixture(blk, setup, teardown);
+	tcase_set_timeout(blk, 30);
+	tcase_add_test(blk, fresh_blocks_pmd_aligned_with_hugepage);
+	tcase_add_test(blk, growth_past_a_pmd_moves_to_a_pmd_boundary);
+	tcase_add_test(blk, kernel_without_thp_keeps_4k_pages_and_says_so);
+	tcase_add_test(blk, off_by_default_without_a_syscall);
+	tcase_add_test(blk, random_paging_gives_up_once_and_keeps_data);
+	tcase_add_test(blk, thrashing_gives_up);
+	suite_add_tcase(s, blk);
+
+	SRunner *sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
