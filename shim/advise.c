@@ -50,11 +50,12 @@
 #define SEQ_MIN_NEW 32   /* new resident pages before the pattern is judged */
 #define SEQ_RUN 8        /* mean run of new pages that counts as sequential */
 #define MISS_BYTES ((uint64_t)32 << 20) /* above any read-around window */
+#define SPREAD_GROUP ((uintptr_t)2 << 20) /* a PMD on x86-64 and arm64 */
 
 int oms_advise_mode = MADV_NORMAL; /* RANDOM once the thread runs */
 
 static struct rusage last;
-static int primed, active;
+static int primed, active, was_huge;
 static uint64_t last_ms;
 static struct oms_range ranges[MAX_RANGES];
 
@@ -151,6 +152,15 @@ static void place(const struct oms_range *r, size_t n)
 	}
 }
 
+/* One group of windows done: count it if it gained pages, and whether the
+ * group before it did too. */
+static void spread_add(int hit, int *prev_hit)
+{
+	W.hit += (unsigned)hit;
+	W.adjacent += (unsigned)(hit && *prev_hit);
+	*prev_hit = hit;
+}
+
 void oms_advise_sample_pages(const struct oms_range *r, size_t n, uint64_t *new_pages,
 			     uint64_t *new_runs)
 {
@@ -162,7 +172,11 @@ void oms_advise_sample_pages(const struct oms_range *r, size_t n, uint64_t *new_
 	}
 	int ok = W.n > 0;
 	int counted = 0; /* the current stretch of resident pages is counted */
-	int prev_hit = 0;
+	/* Windows in the same 2 MiB group count as one: windows closer than
+	 * that would each see the same large folio.  Groups are neighbours
+	 * when they follow each other in window order. */
+	uintptr_t group = UINTPTR_MAX;
+	int group_hit = 0, prev_hit = 0;
 	W.hit = W.adjacent = 0;
 	for (int w = 0; w < W.n; w++) {
 		uint64_t before = *new_pages;
@@ -190,11 +204,14 @@ void oms_advise_sample_pages(const struct oms_range *r, size_t n, uint64_t *new_
 			}
 			*bits = cur ? (unsigned char)(*bits | bit) : (unsigned char)(*bits & ~bit);
 		}
-		int hit = *new_pages > before;
-		W.hit += (unsigned)hit;
-		W.adjacent += (unsigned)(hit && prev_hit);
-		prev_hit = hit;
+		if (W.addr[w] / SPREAD_GROUP != group) {
+			spread_add(group_hit, &prev_hit);
+			group = W.addr[w] / SPREAD_GROUP;
+			group_hit = 0;
+		}
+		group_hit |= *new_pages > before;
 	}
+	spread_add(group_hit, &prev_hit);
 	if (!ok)
 		W.hit = W.adjacent = 0;
 	W.have_prev = ok;
@@ -209,7 +226,9 @@ void oms_advise_spread(unsigned *hit, unsigned *adjacent)
 unsigned oms_advise_wanted_ms(void)
 {
 	/* Large folios must be given up within a tick of random paging
-	 * starting (huge.c): their owner ticks fast as long as it has some. */
+	 * starting (huge.c): their owner ticks fast as long as it has some,
+	 * idle or not (a getrusage a tick when idle), so that the sample
+	 * before the paging exists. */
 	return active || oms_huge_watch() ? OMS_ADVISE_FAST_MS : 0;
 }
 
@@ -237,7 +256,8 @@ void oms_advise_tick(void)
 	}
 	/* Tick fast only while there is something to adapt: our memory, and
 	 * the program faulting or reading.  An idle program holding a large
-	 * buffer is left alone between DefragTick's own ticks. */
+	 * buffer is left alone between DefragTick's own ticks (unless it
+	 * has large folios: oms_advise_wanted_ms). */
 	active = s.read_bytes || s.majflt;
 	/* In RANDOM mode the windows are sampled every tick that had faults
 	 * (a fill of fresh memory too), so that the first tick of a
@@ -246,12 +266,16 @@ void oms_advise_tick(void)
 	 * stay RANDOM (it would read back what it has just written). */
 	int judged = s.read_bytes >= BUSY_BYTES * s.ms / 1000 / 4;
 	W.hit = W.adjacent = 0;
-	if (__atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED) == MADV_RANDOM) {
+	int huge = oms_huge_watch();
+	if (was_huge && !huge)
+		W.have_prev = 0; /* what became resident under large folios says nothing */
+	was_huge = huge;
+	if (huge || __atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED) == MADV_RANDOM) {
 		if (!s.majflt) {
 			/* Idle: no syscalls; start again later.  Under large
 			 * folios the last look stays, so that the first tick of
 			 * paging after a pause is judged at once. */
-			if (!oms_huge_watch())
+			if (!huge)
 				W.have_prev = 0;
 		} else
 			oms_advise_sample_pages(ranges, collect(), &s.new_pages, &s.new_runs);
@@ -259,11 +283,12 @@ void oms_advise_tick(void)
 			s.new_pages = s.new_runs = 0; /* kept current, not judged */
 	}
 	/* While large folios are on, every refault fills a whole window, so
-	 * runs of new pages say nothing: read-around stays off until huge.c
-	 * has given them up, and that tick's sample is not judged either. */
+	 * runs of new pages say nothing: read-around stays as it is until
+	 * huge.c has given them up, and that tick's sample is not judged
+	 * either.  The windows are sampled meanwhile in any mode, for huge.c. */
 	unsigned hit, adjacent;
 	oms_advise_spread(&hit, &adjacent);
-	if (oms_huge_tick(s.majflt, s.read_bytes, judged ? hit : 0, adjacent))
+	if (oms_huge_tick(s.majflt, judged ? hit : 0, judged ? adjacent : 0))
 		return;
 	int want = oms_advise_step(s);
 	if (want != __atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED))
@@ -279,7 +304,7 @@ void oms_advise_reset(void)
 {
 	/* The mode stays: it describes the mappings, which a fork child keeps.
 	 * The counters restart: a child's rusage starts from zero. */
-	primed = active = 0;
+	primed = active = was_huge = 0;
 	W.n = 0;
 	W.have_prev = 0;
 	W.sig = 0;

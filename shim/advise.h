@@ -29,15 +29,16 @@ int oms_advise_step(struct oms_advise_sample s);
 /* mincore() on up to 128 windows spread evenly over the ranges (tiling
  * them when small); counts the pages that became resident since the last
  * call on the same ranges (none on the first), and the stretches of
- * resident pages that hold them.  It also notes how many windows gained
- * pages and how many of those follow a window that did too, for huge.c:
- * a reader going forward fills neighbouring windows, random refaults land
- * apart.  DefragTick thread (or a test) only. */
+ * resident pages that hold them.  It also notes, for huge.c, in how many
+ * 2 MiB groups windows gained pages, and how many of those groups follow
+ * the previous such group: a reader going forward fills neighbouring
+ * groups, random refaults land apart.  DefragTick thread (or a test) only. */
 void oms_advise_sample_pages(const struct oms_range *r, size_t n, uint64_t *new_pages,
 			     uint64_t *new_runs);
 
-/* The last sample's windows that gained pages, and those of them that
- * follow a window that did too (0 0 after a failed or skipped sample). */
+/* The last sample's 2 MiB groups whose windows gained pages, and those of
+ * them that follow the previous such group (0 0 after a failed or skipped
+ * sample). */
 void oms_advise_spread(unsigned *hit, unsigned *adjacent);
 
 /* Sample getrusage and re-advise every mapping if the mode changes. */

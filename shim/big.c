@@ -180,6 +180,11 @@ void *oms_big_alloc(size_t size, size_t align, int zero)
 		cause = OMS_CAUSE_MAP;
 		goto fail;
 	}
+	/* Before the block is listed: a give-up that lists it later undoes
+	 * this; one that ran before is seen below. */
+	if (huge)
+		oms_huge_advise(addr, cap);
+	int late = 0;
 	pthread_mutex_lock(&oms_lock);
 	struct oms_block *b = oms_block_new();
 	if (b) {
@@ -198,11 +203,12 @@ void *oms_big_alloc(size_t size, size_t align, int zero)
 	if (b) {
 		oms_stats.blocks++;
 		oms_stats.bytes += size;
+		late = huge && !oms_huge_align(cap); /* given up meanwhile */
 	}
 	pthread_mutex_unlock(&oms_lock);
 	if (b) {
-		if (huge)
-			oms_huge_advise(addr, cap);
+		if (late)
+			oms_huge_undo(addr, cap);
 		oms_advise_new(addr, cap, MADV_NORMAL);
 		return addr;
 	}
@@ -227,7 +233,7 @@ void oms_big_free(struct oms_block *b)
 	pthread_mutex_lock(&oms_lock);
 	/* Decided under the lock: a fork may freeze the block until then. */
 	int cacheable = oms_cfg.cache && b->dev && b->fd >= 0 &&
-			!(b->flags & (OMS_BLK_FROZEN | OMS_BLK_NOCACHE));
+			!(b->flags & (OMS_BLK_FROZEN | OMS_BLK_NOCACHE | OMS_BLK_OWNTHP));
 	struct oms_block copy = *b;
 	oms_block_unregister(b);
 	if (cacheable) {
@@ -250,14 +256,24 @@ void oms_big_free(struct oms_block *b)
 	oms_store_close(&copy);
 }
 
-void oms_big_note_mprotect(const void *addr, size_t len)
+static void flag_range(const void *addr, size_t len, int flag)
 {
 	uintptr_t a = (uintptr_t)addr, z = a + len;
 	pthread_mutex_lock(&oms_lock);
 	for (struct oms_block *b = oms_live; b; b = b->next)
 		if ((uintptr_t)b->addr < z && a < (uintptr_t)b->addr + b->cap)
-			b->flags |= OMS_BLK_NOCACHE; /* its protection is no longer ours */
+			b->flags |= flag;
 	pthread_mutex_unlock(&oms_lock);
+}
+
+void oms_big_note_mprotect(const void *addr, size_t len)
+{
+	flag_range(addr, len, OMS_BLK_NOCACHE); /* its protection is no longer ours */
+}
+
+void oms_big_note_thp(const void *addr, size_t len)
+{
+	flag_range(addr, len, OMS_BLK_OWNTHP);
 }
 
 int oms_big_zero_range(const void *addr, size_t len)
@@ -394,7 +410,13 @@ static void *resize_locked(struct oms_block *b, size_t size)
 		errno = e;
 		return NULL;
 	}
-	char *p = oms_os.mremap(b->addr, cap, new_cap, 0, NULL);
+	/* With large folios on, a block growing past a PMD moves to a PMD
+	 * boundary rather than grow where it is: off one, none of its pages
+	 * could be mapped 2 MiB at a time. */
+	size_t huge = b->flags & OMS_BLK_OWNTHP ? 0 : oms_huge_align(new_cap);
+	char *p = huge && ((uintptr_t)b->addr & (huge - 1))
+			  ? MAP_FAILED
+			  : oms_os.mremap(b->addr, cap, new_cap, 0, NULL);
 	if (p == MAP_FAILED) {
 		p = move_mapping(b, new_cap);
 		if (!p) {
@@ -414,8 +436,11 @@ static void *resize_locked(struct oms_block *b, size_t size)
 	if (oms_stats.live > oms_stats.peak)
 		oms_stats.peak = oms_stats.live;
 	/* A block that grew past a PMD, or moved to a PMD boundary: its new
-	 * pages may come in large folios (those it has keep their size). */
-	oms_huge_advise(b->addr, new_cap);
+	 * pages may come in large folios (those it has keep their size).
+	 * Under oms_lock, so that a give-up, which lists blocks under it,
+	 * comes wholly before or after. */
+	if (huge)
+		oms_huge_advise(b->addr, new_cap);
 	return b->addr;
 }
 

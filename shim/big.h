@@ -27,6 +27,10 @@ void *oms_big_resize(struct oms_block *b, size_t size);
 /* The program changed protection inside a block: never cache it. */
 void oms_big_note_mprotect(const void *addr, size_t len);
 
+/* The program gave MADV_HUGEPAGE or MADV_NOHUGEPAGE inside a block: its
+ * choice stands (huge.c), and the block is never cached. */
+void oms_big_note_thp(const void *addr, size_t len);
+
 /* MADV_DONTNEED/MADV_FREE over [addr, addr+len): the parts inside our
  * blocks must read back zero, as anonymous memory would (on a shared file
  * mapping the kernel would re-read the old data), so they are punched out

@@ -32,6 +32,9 @@ enum oms_block_flags {
 	OMS_BLK_FROZEN = 1, /* file shared copy-on-write with a fork relative:
 	                       never write, grow, shrink or punch it */
 	OMS_BLK_NOCACHE = 2, /* mprotect'ed by the program: do not reuse */
+	OMS_BLK_OWNTHP = 4,  /* the program gave it MADV_(NO)HUGEPAGE itself:
+	                        huge.c leaves its flags alone; not reused */
+	OMS_BLK_SMALL = 8,   /* huge.c has turned its large folios off */
 };
 
 struct oms_block {

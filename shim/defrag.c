@@ -761,6 +761,11 @@ void oms_defrag_start(void)
 		__atomic_store_n(&started, 0, __ATOMIC_RELEASE);
 }
 
+int oms_defrag_started(void)
+{
+	return __atomic_load_n(&started, __ATOMIC_ACQUIRE);
+}
+
 void oms_defrag_atfork_prepare(void)
 {
 	pthread_mutex_lock(&fork_mu);

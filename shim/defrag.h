@@ -88,6 +88,7 @@ const char *oms_defrag_lock_path(void);
 
 /* Entry points for init.c. */
 void oms_defrag_start(void);          /* idempotent; no-op unless oms_cfg.defrag */
+int oms_defrag_started(void);         /* the thread was started in this process */
 void oms_defrag_atfork_prepare(void);
 void oms_defrag_atfork_parent(void);
 void oms_defrag_atfork_child(void);   /* call after malloc's locks are usable */

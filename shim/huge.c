@@ -15,22 +15,28 @@
  * default, and not for THP "always": a large folio is resident and dirty
  * a whole PMD at a time, so a program touching a big buffer sparsely holds
  * up to 512 times the memory, and random paging costs more than with
- * 4 KiB pages even after giving up (below; 6b measured 7-20 % slower).
+ * 4 KiB pages even after giving up (below; docs/bench.md 27).
  *
  * Giving up: with a working set larger than memory, each refault reads a
  * whole folio and each random write dirties one (a probe wrote 15 GB where
- * 4 KiB pages wrote 0.6).  On the first tick that pages randomly (the
- * advise windows fill apart, advise.h), or once the program has paged
- * back more than all of its large-folio memory, large folios end for the
- * process: NOHUGEPAGE on every block of a PMD or more (new faults take
- * 4 KiB pages); then, one PMD at a time, msync (a dirty folio cannot be
- * split) and MADV_COLD on one page, which makes the kernel split the folio
- * under it.  Freed blocks in the cache are dropped, not reused.
+ * 4 KiB pages wrote 0.6).  On the first tick that pages randomly - the
+ * 2 MiB groups of advise windows that gained pages form many short runs
+ * (advise.h, oms_huge_scattered) - large folios end for the process: NOHUGEPAGE on every block of a PMD or more
+ * (new faults take 4 KiB pages); then, one PMD at a time, msync (a dirty
+ * folio cannot be split) and MADV_COLD on one page, which makes the kernel
+ * split the folio under it.  Freed blocks in the cache are dropped, not
+ * reused.  A block the program advised itself (MADV_HUGEPAGE or
+ * NOHUGEPAGE, OMS_BLK_OWNTHP) keeps the program's choice throughout.
  *
- * State: `state` is set at start-up, before any thread of ours, and only
- * ever moves ON -> GAVE_UP, on the DefragTick thread, whose own are
- * `paged` and `ranges`.  Syscalls run on ranges copied under oms_lock,
- * after unlocking: a block freed in between gets a harmless hint.
+ * State: `pmd` is written before `state` is published (release; readers
+ * acquire); `state` only ever moves OFF -> ON at start-up and ON ->
+ * GAVE_UP on the DefragTick thread, whose own `ranges` is.  Blocks are
+ * marked OMS_BLK_SMALL under oms_lock as they are listed for the give-up,
+ * which then works without the lock, re-checking under it, PMD by PMD,
+ * that the block is still there: a block freed meanwhile is skipped, and
+ * what could reach memory the program mapped there since is a hint or a
+ * writeback of at most one PMD.  A block made while giving up is undone
+ * by its maker (big.c), which looks at `state` under oms_lock.
  */
 #include "huge.h"
 #include "advise.h"
@@ -48,14 +54,12 @@
 #include <sys/mman.h>
 
 #define THP_DIR "/sys/kernel/mm/transparent_hugepage/"
-#define MAX_HUGE_RANGES 1024
+#define BATCH 64 /* blocks listed per pass of the give-up */
 
 enum { OFF, ON, GAVE_UP };
 static int state;
 static size_t pmd;
-static uint64_t paged;
-static struct oms_range ranges[MAX_HUGE_RANGES];
-
+static struct oms_range ranges[BATCH];
 
 /* The last glibc.malloc.hugetlb in GLIBC_TUNABLES wins, as in glibc.  2
  * asks for hugetlbfs pages, which are never reclaimed: not what a file
@@ -81,14 +85,13 @@ int oms_huge_policy(int knob, const char *thp, const char *tunables)
 	return knob == 1 || glibc_asks(tunables);
 }
 
-int oms_huge_thrashing(uint64_t paged_bytes, uint64_t huge_bytes)
-{
-	return huge_bytes && paged_bytes > huge_bytes;
-}
-
 int oms_huge_scattered(unsigned hit, unsigned adjacent)
 {
-	return hit >= 4 && adjacent * 2 < hit;
+	/* Runs of neighbouring groups: a reader going forward makes one per
+	 * stream; random refaults make one each, unless they hit most groups
+	 * anyway (then wait for a tick that tells). */
+	unsigned runs = hit - adjacent;
+	return runs >= 4 && runs * 4 > hit;
 }
 
 void oms_huge_start(void)
@@ -104,20 +107,24 @@ void oms_huge_start(void)
 	uint64_t p = 0;
 	if (m > 0) {
 		sz[strcspn(sz, "\n")] = '\0';
-		if (oms_config_parse_uint(sz, (uint64_t)1 << 30, &p) < 0)
+		if (oms_config_parse_uint(sz, (uint64_t)1 << 30, &p) < 0 || p < 2 * oms_page ||
+		    (p & (p - 1)))
 			p = 0;
 	}
-	int on = oms_huge_policy(oms_cfg.huge, n > 0 ? thp : NULL, tunables);
-	if (on && (p < 2 * oms_page || (p & (p - 1)) || p > SIZE_MAX / 4))
-		on = 0;
-	if (!on) {
-		oms_warn("%s: this kernel offers no transparent huge pages (%s); blocks keep 4 KiB pages",
-			 oms_cfg.huge == 1 ? "OOMSHIELD_HUGEPAGE=1" : "glibc.malloc.hugetlb=1",
-			 n > 0 ? "they are 'never'" : THP_DIR " missing");
+	const char *why = n <= 0 ? THP_DIR "enabled is missing"
+		: !oms_huge_policy(1, thp, NULL) ? "they are 'never'"
+		: !p ? THP_DIR "hpage_pmd_size is missing or not a power of two"
+		: NULL;
+	if (why) {
+		/* Asked through glibc's tunable only, the program was not
+		 * run for us: say it quietly, as glibc would say nothing. */
+		oms_log(oms_cfg.huge == 1 ? OMS_LOG_WARN : OMS_LOG_INFO,
+			"%s: no transparent huge pages here (%s); blocks keep 4 KiB pages",
+			oms_cfg.huge == 1 ? "OOMSHIELD_HUGEPAGE=1" : "glibc.malloc.hugetlb=1", why);
 		return;
 	}
 	pmd = (size_t)p;
-	state = ON;
+	__atomic_store_n(&state, ON, __ATOMIC_RELEASE);
 	oms_debug("large folios on for blocks of %zu bytes or more", pmd);
 }
 
@@ -136,76 +143,89 @@ int oms_huge_advise(void *addr, size_t len)
 	return ok;
 }
 
-/* Blocks of a PMD or more, and their total; under oms_lock. */
-static size_t collect(uint64_t *total)
+void oms_huge_undo(void *addr, size_t len)
+{
+	int e = errno;
+	oms_os.madvise(addr, len, MADV_NOHUGEPAGE);
+	errno = e;
+}
+
+/* Up to BATCH blocks of a PMD or more not yet done, marked done; under
+ * oms_lock. */
+static size_t collect(void)
 {
 	size_t n = 0;
-	*total = 0;
-	for (struct oms_block *b = oms_live; b; b = b->next)
-		if (b->cap >= pmd && b->dev) {
-			*total += b->cap;
-			if (n < MAX_HUGE_RANGES)
-				ranges[n++] = (struct oms_range){b->addr, b->cap};
+	for (struct oms_block *b = oms_live; b && n < BATCH; b = b->next)
+		if (b->cap >= pmd && b->dev && !(b->flags & (OMS_BLK_SMALL | OMS_BLK_OWNTHP))) {
+			b->flags |= OMS_BLK_SMALL;
+			ranges[n++] = (struct oms_range){b->addr, b->cap};
 		}
 	return n;
+}
+
+/* The block listed as r still starts there and spans `end` bytes. */
+static int still_there(const struct oms_range *r, size_t end)
+{
+	pthread_mutex_lock(&oms_lock);
+	struct oms_block *b = oms_block_find(r->addr);
+	int ok = b && b->cap >= end && b->dev && !(b->flags & OMS_BLK_OWNTHP);
+	pthread_mutex_unlock(&oms_lock);
+	return ok;
 }
 
 static void give_up(unsigned hit, unsigned adjacent)
 {
 	struct oms_cache_out out = {.n = 0};
-	uint64_t total;
-	uint64_t t0 = oms_os.now_ms();
+	uint64_t t0 = oms_os.now_ms(), bytes = 0;
+	size_t blocks = 0, n;
 	__atomic_store_n(&state, GAVE_UP, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&oms_lock);
-	size_t n = collect(&total);
 	oms_cache_flush(&out);
 	pthread_mutex_unlock(&oms_lock);
 	oms_cache_release(&out);
-	for (size_t i = 0; i < n; i++)
-		oms_os.madvise(ranges[i].addr, ranges[i].len, MADV_NOHUGEPAGE);
-	/* One PMD at a time, so that the program has little time to dirty a
-	 * folio again between its writeback and its split. */
-	for (size_t i = 0; i < n; i++)
-		for (size_t off = 0; off + pmd <= ranges[i].len; off += pmd) {
-			char *at = (char *)ranges[i].addr + off;
-			oms_os.msync(at, pmd, MS_SYNC);
-			oms_os.madvise(at, oms_page, MADV_COLD);
+	do {
+		pthread_mutex_lock(&oms_lock);
+		n = collect();
+		pthread_mutex_unlock(&oms_lock);
+		for (size_t i = 0; i < n; i++)
+			if (still_there(&ranges[i], ranges[i].len))
+				oms_os.madvise(ranges[i].addr, ranges[i].len, MADV_NOHUGEPAGE);
+		/* One PMD at a time, so that the program has little time to
+		 * dirty a folio again between its writeback and its split. */
+		for (size_t i = 0; i < n; i++) {
+			for (size_t off = 0; off + pmd <= ranges[i].len; off += pmd) {
+				if (!still_there(&ranges[i], off + pmd))
+					break;
+				char *at = (char *)ranges[i].addr + off;
+				oms_os.msync(at, pmd, MS_SYNC);
+				oms_os.madvise(at, oms_page, MADV_COLD);
+			}
+			bytes += ranges[i].len;
 		}
-	oms_debug("%s (paged back %llu MiB of %llu MiB; %u of %u windows apart): 4 KiB pages "
-		  "from now on (%zu blocks, %llu ms)",
-		  oms_huge_scattered(hit, adjacent) ? "random paging" : "thrashing",
-		  (unsigned long long)(paged >> 20), (unsigned long long)(total >> 20),
-		  hit - adjacent, hit, n, (unsigned long long)(oms_os.now_ms() - t0));
+		blocks += n;
+	} while (n == BATCH);
+	oms_debug("random paging (%u runs in %u groups): 4 KiB pages from now on "
+		  "(%zu blocks, %llu MiB, %llu ms)", hit - adjacent, hit, blocks,
+		  (unsigned long long)(bytes >> 20), (unsigned long long)(oms_os.now_ms() - t0));
 }
 
-int oms_huge_tick(uint64_t majflt, uint64_t read_bytes, unsigned hit, unsigned adjacent)
+int oms_huge_tick(uint64_t majflt, unsigned hit, unsigned adjacent)
 {
 	if (!oms_huge_watch())
 		return 0;
-	if (!majflt)
-		return 1;
-	/* Reads without major faults are the program's own file I/O; a
-	 * refault of ours reads at most two folios (the 2nd is read-ahead). */
-	uint64_t most = majflt * pmd * 2;
-	paged += read_bytes < most ? read_bytes : most;
-	uint64_t total;
-	pthread_mutex_lock(&oms_lock);
-	collect(&total);
-	pthread_mutex_unlock(&oms_lock);
-	if (oms_huge_scattered(hit, adjacent) || oms_huge_thrashing(paged, total))
+	if (majflt && oms_huge_scattered(hit, adjacent))
 		give_up(hit, adjacent);
 	return 1;
 }
 
 int oms_huge_watch(void)
 {
-	return __atomic_load_n(&state, __ATOMIC_RELAXED) == ON &&
+	return __atomic_load_n(&state, __ATOMIC_ACQUIRE) == ON &&
 	       __atomic_load_n(&oms_stats.live, __ATOMIC_RELAXED) >= pmd;
 }
 
 void oms_huge_reset(void)
 {
-	state = OFF;
+	__atomic_store_n(&state, OFF, __ATOMIC_RELAXED);
 	pmd = 0;
-	paged = 0;
 }

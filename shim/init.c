@@ -26,6 +26,7 @@ void oms_defrag_start(void) __attribute__((weak));
 void oms_defrag_atfork_prepare(void) __attribute__((weak));
 void oms_defrag_atfork_parent(void) __attribute__((weak));
 void oms_defrag_atfork_child(void) __attribute__((weak));
+int oms_defrag_started(void) __attribute__((weak));
 
 static void prepare(void)
 {
@@ -60,12 +61,14 @@ __attribute__((constructor)) static void oms_ctor(void)
 		oms_os_fd_prepare(); /* before any thread of ours exists */
 	if (oms_cfg.defrag && oms_defrag_start) {
 		oms_advise_start(); /* only with the thread that can undo it */
-		if (!oms_cfg.disable && oms_cfg.dir_ok)
-			oms_huge_start(); /* likewise: the thread gives it up */
 		oms_defrag_start();
-	} else if (oms_cfg.huge == 1 && oms_cfg.dir_ok)
-		oms_warn("OOMSHIELD_HUGEPAGE=1 needs the DefragTick thread (OOMSHIELD_DEFRAG=0 here): "
-			 "blocks keep 4 KiB pages");
+	}
+	/* Large folios only with the thread running: it gives them up. */
+	if (oms_cfg.dir_ok && oms_defrag_started && oms_defrag_started())
+		oms_huge_start();
+	else if (oms_cfg.huge == 1 && oms_cfg.dir_ok)
+		oms_warn("OOMSHIELD_HUGEPAGE=1 needs the DefragTick thread (%s): blocks keep 4 KiB pages",
+			 oms_cfg.defrag ? "it could not start" : "OOMSHIELD_DEFRAG=0 here");
 }
 
 __attribute__((destructor)) static void oms_dtor(void)

@@ -477,6 +477,8 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 		errno = EINVAL; /* as the kernel says, before we act on anything */
 		return -1;
 	}
+	if ((advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE) && oms_live)
+		oms_big_note_thp(addr, b - a);
 	if ((advice == MADV_DONTNEED || advice == MADV_FREE) && oms_live &&
 	    oms_big_zero_range(addr, b - a) && advice == MADV_FREE)
 		advice = MADV_DONTNEED; /* the kernel refuses FREE on shared files;

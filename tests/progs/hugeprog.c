@@ -4,12 +4,15 @@
  * MADV_HUGEPAGE, "nh" after MADV_NOHUGEPAGE) and FilePmdMapped.
  *   hugeprog flags MIB      calloc (zero?), touch every page, check, report
  *   hugeprog grow MIB       realloc 1 MiB -> MIB in 1 MiB steps, data kept
+ *   hugeprog own MIB        malloc, MADV_NOHUGEPAGE of its own, realloc
+ *                           to twice the size, report (the advice stands)
  *   hugeprog rand MIB SECS  records filled in order, then random updates
  *                           until the mapping shows "nh" (or SECS pass),
  *                           20000 more, then every record checked
  * Prints "aligned=A hg=H nh=N pmd_kb=K" (rand: also "ops=N"); exit 1 on
  * wrong data. */
 #include "oms_test.h"
+#include <sys/mman.h>
 #include <time.h>
 
 struct flags {
@@ -94,6 +97,20 @@ int main(int argc, char **argv)
 			CHECK((unsigned char)p[((m - 1) << 20) + 4095] == (unsigned char)m);
 		report(p, "");
 		free(p);
+	} else if (!strcmp(argv[1], "own")) {
+		char *p = malloc(n);
+		CHECK(p != NULL);
+		if (!p)
+			return 1;
+		CHECK(madvise(p, n, MADV_NOHUGEPAGE) == 0);
+		fill(p, n, 11);
+		char *q = realloc(p, 2 * n);
+		CHECK(q != NULL);
+		if (!q)
+			return 1;
+		CHECK(verify(q, n, 11));
+		report(q, "");
+		free(q);
 	} else if (!strcmp(argv[1], "rand") && argc > 3) {
 		size_t recs = n / 64;
 		uint64_t *r = malloc(n), seed = 42, ops = 0, extra = 0;

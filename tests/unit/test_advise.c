@@ -196,6 +196,35 @@ START_TEST(sampler_tells_a_forward_reader_from_scattered_folios)
 }
 END_TEST
 
+START_TEST(sampler_spread_with_windows_far_apart)
+{
+	/* 1 GiB: one window every 8 MiB, so groups that follow each other in
+	 * window order are neighbours even though 8 MiB lie between them. */
+	size_t pg = oms_page, len = 1024 * MiB, chunk = 2 * MiB;
+	unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				-1, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	struct oms_range r = {p, len};
+	uint64_t nw, runs;
+	unsigned hit, adj;
+	oms_advise_sample_pages(&r, 1, &nw, &runs);
+	for (size_t o = 100 * MiB; o < 180 * MiB; o += pg) /* a reader going forward */
+		p[o] = 1;
+	oms_advise_sample_pages(&r, 1, &nw, &runs);
+	oms_advise_spread(&hit, &adj);
+	ck_assert_uint_ge(hit, 9);
+	ck_assert_uint_le(hit - adj, 1);
+	for (size_t c = 200; c < 512; c += 13) /* 2 MiB chunks far apart */
+		for (size_t o = 0; o < chunk; o += pg)
+			p[c * chunk + o] = 1;
+	oms_advise_sample_pages(&r, 1, &nw, &runs);
+	oms_advise_spread(&hit, &adj);
+	ck_assert_uint_ge(hit, 4);
+	ck_assert_uint_eq(adj, 0);
+	munmap(p, len);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("advise");
@@ -208,6 +237,7 @@ int main(void)
 	tcase_add_test(tc, sampler_counts_new_pages_and_their_runs);
 	tcase_add_test(tc, sampler_spreads_windows_over_large_mappings);
 	tcase_add_test(tc, sampler_tells_a_forward_reader_from_scattered_folios);
+	tcase_add_test(tc, sampler_spread_with_windows_far_apart);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

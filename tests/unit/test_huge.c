@@ -1,8 +1,9 @@
 /* test_huge.c - large folios on request (shim/huge.c): the policy (knob,
- * the kernel's THP setting, glibc's tunable), the two give-up rules, and
- * the give-up itself on real blocks in a temporary directory, with the
- * madvise and msync entries of `oms_os` recording what the shim asked of
- * the kernel.  The data of a block must survive everything. */
+ * the kernel's THP setting, glibc's tunable), the give-up rule, and the
+ * give-up itself on real blocks in a temporary directory, with the madvise
+ * and msync entries of `oms_os` recording what the shim asked of the
+ * kernel.  The data of a block must survive everything, and a block the
+ * program advised itself keeps its advice. */
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
@@ -58,18 +59,16 @@ START_TEST(policy_follows_glibc_tunable)
 }
 END_TEST
 
-START_TEST(give_up_rules)
+START_TEST(give_up_rule)
 {
-	/* thrashing: paged back more than all of it */
-	ck_assert_int_eq(oms_huge_thrashing(0, 0), 0);
-	ck_assert_int_eq(oms_huge_thrashing(100 * MiB, 0), 0);
-	ck_assert_int_eq(oms_huge_thrashing(384 * MiB, 384 * MiB), 0);
-	ck_assert_int_eq(oms_huge_thrashing(385 * MiB, 384 * MiB), 1);
-	/* random paging: windows filled apart (figures from 6b and 6a) */
+	/* random paging: groups filled apart (figures from 6b and 6a) */
 	ck_assert_int_eq(oms_huge_scattered(29, 4), 1);
-	ck_assert_int_eq(oms_huge_scattered(10, 4), 1);
+	ck_assert_int_eq(oms_huge_scattered(18, 8), 1);
+	ck_assert_int_eq(oms_huge_scattered(10, 5), 1);
 	ck_assert_int_eq(oms_huge_scattered(33, 32), 0); /* a reader going forward */
-	ck_assert_int_eq(oms_huge_scattered(10, 5), 0);
+	ck_assert_int_eq(oms_huge_scattered(40, 37), 0); /* three streams */
+	ck_assert_int_eq(oms_huge_scattered(100, 96), 0); /* four long streams */
+	ck_assert_int_eq(oms_huge_scattered(44, 38), 0); /* most groups hit: cannot tell */
 	ck_assert_int_eq(oms_huge_scattered(3, 0), 0);   /* too few to tell */
 	ck_assert_int_eq(oms_huge_scattered(0, 0), 0);
 }
@@ -216,6 +215,29 @@ START_TEST(growth_past_a_pmd_moves_to_a_pmd_boundary)
 }
 END_TEST
 
+START_TEST(growth_past_a_pmd_lands_on_a_pmd_boundary)
+{
+	/* Room to grow in place, off a PMD boundary: an 8 MiB block is freed
+	 * right after a 1 MiB one (the cache off, so its range is free).  The
+	 * grown block must still land on a boundary, or none of its pages
+	 * could be mapped 2 MiB at a time. */
+	oms_huge_start();
+	oms_cfg.cache = 0;
+	char *big = oms_big_alloc(8 * MiB, G, 0);
+	char *p = oms_big_alloc(MiB, G, 0);
+	ck_assert_ptr_nonnull(big);
+	ck_assert_ptr_nonnull(p);
+	fill(p, MiB, 8);
+	oms_big_free(oms_block_find(big));
+	char *q = oms_big_resize(oms_block_find(p), 3 * MiB);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_eq((uintptr_t)q % PMD, 0);
+	check_fill(q, MiB, 8);
+	ck_assert_int_eq(n_huge, 2); /* the 8 MiB block, then q */
+	oms_big_free(oms_block_find(q));
+}
+END_TEST
+
 START_TEST(kernel_without_thp_keeps_4k_pages_and_says_so)
 {
 	fake_thp = "always madvise [never]\n";
@@ -274,12 +296,13 @@ START_TEST(random_paging_gives_up_once_and_keeps_data)
 	oms_big_free(oms_block_find(c));
 	/* sequential paging, and ticks without faults: nothing happens */
 	/* 1: the ticks ran under large folios (advise.c must not judge them) */
-	ck_assert_int_eq(oms_huge_tick(2, 4 * MiB, 33, 32), 1);
-	ck_assert_int_eq(oms_huge_tick(0, 0, 0, 0), 1);
+	ck_assert_int_eq(oms_huge_tick(2, 33, 32), 1);
+	ck_assert_int_eq(oms_huge_tick(0, 0, 0), 1);
+	ck_assert_int_eq(oms_huge_tick(0, 29, 4), 1); /* scattered, but no fault */
 	ck_assert_int_eq(n_nohuge + n_cold + n_msync, 0);
 	ck_assert_uint_eq(oms_huge_align(64 * MiB), PMD);
 	/* random paging */
-	ck_assert_int_eq(oms_huge_tick(40, 80 * MiB, 29, 4), 1);
+	ck_assert_int_eq(oms_huge_tick(40, 29, 4), 1);
 	ck_assert_int_eq(n_nohuge, 2); /* a and b, not the 1 MiB block */
 	ck_assert_int_eq(n_cold, 6);   /* one per PMD */
 	ck_assert_int_eq(n_msync, 6);
@@ -289,7 +312,7 @@ START_TEST(random_paging_gives_up_once_and_keeps_data)
 	/* for good: no large folios for new blocks, and no second give-up */
 	ck_assert_uint_eq(oms_huge_align(64 * MiB), 0);
 	ck_assert_int_eq(oms_huge_watch(), 0);
-	ck_assert_int_eq(oms_huge_tick(40, 80 * MiB, 29, 4), 0);
+	ck_assert_int_eq(oms_huge_tick(40, 29, 4), 0);
 	ck_assert_int_eq(n_nohuge, 2);
 	int huge_before = n_huge;
 	uint64_t hits = oms_cache_hits;
@@ -304,22 +327,56 @@ START_TEST(random_paging_gives_up_once_and_keeps_data)
 }
 END_TEST
 
-START_TEST(thrashing_gives_up)
+START_TEST(give_up_works_through_many_blocks)
+{
+	/* More blocks than one pass lists (huge.c BATCH, 64): all of them
+	 * get NOHUGEPAGE. */
+	oms_huge_start();
+	oms_cfg.cache = 0;
+	enum { N = 70 };
+	char *p[N];
+	for (int i = 0; i < N; i++) {
+		p[i] = oms_big_alloc(PMD, G, 0);
+		ck_assert_ptr_nonnull(p[i]);
+		p[i][0] = (char)i;
+	}
+	ck_assert_int_eq(oms_huge_tick(40, 29, 4), 1);
+	ck_assert_int_eq(n_nohuge, N);
+	ck_assert_int_eq(n_cold, N);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(p[i][0], (char)i);
+		oms_big_free(oms_block_find(p[i]));
+	}
+}
+END_TEST
+
+START_TEST(program_advice_stands)
 {
 	oms_huge_start();
-	char *a = oms_big_alloc(8 * MiB, G, 0);
-	ck_assert_ptr_nonnull(a);
-	/* read by the program's own file I/O (no major fault): not ours */
-	oms_huge_tick(0, 100 * MiB, 0, 0);
-	ck_assert_int_eq(n_nohuge, 0);
-	/* our refaults, counted at most two PMDs each */
-	oms_huge_tick(1, 100 * MiB, 0, 0); /* 4 MiB */
-	ck_assert_int_eq(n_nohuge, 0);
-	oms_huge_tick(1, 4 * MiB, 0, 0);   /* 8 MiB: not more than all */
-	ck_assert_int_eq(n_nohuge, 0);
-	oms_huge_tick(1, 4096, 0, 0);
-	ck_assert_int_eq(n_nohuge, 1);
-	oms_big_free(oms_block_find(a));
+	/* The program turns large folios off for its own block */
+	char *p = oms_big_alloc(4 * MiB, G, 0);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(n_huge, 1);
+	ck_assert_int_eq(madvise(p, 4 * MiB, MADV_NOHUGEPAGE), 0);
+	oms_big_note_thp(p, 4 * MiB); /* what the madvise wrapper does */
+	fill(p, 4 * MiB, 6);
+	char *q = oms_big_resize(oms_block_find(p), 8 * MiB);
+	ck_assert_ptr_nonnull(q);
+	check_fill(q, 4 * MiB, 6);
+	ck_assert_int_eq(n_huge, 1); /* realloc did not undo the program's choice */
+	/* ...and the give-up leaves it alone too */
+	char *r = oms_big_alloc(4 * MiB, G, 0);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(oms_huge_tick(40, 29, 4), 1);
+	ck_assert_int_eq(n_nohuge, 1); /* r only */
+	/* and it is not reused for another allocation */
+	uint64_t hits = oms_cache_hits;
+	oms_big_free(oms_block_find(q));
+	char *t = oms_big_alloc(8 * MiB, G, 0);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_uint_eq(oms_cache_hits, hits);
+	oms_big_free(oms_block_find(t));
+	oms_big_free(oms_block_find(r));
 }
 END_TEST
 
@@ -329,7 +386,7 @@ int main(void)
 	TCase *pol = tcase_create("policy");
 	tcase_add_test(pol, policy_knob_and_kernel);
 	tcase_add_test(pol, policy_follows_glibc_tunable);
-	tcase_add_test(pol, give_up_rules);
+	tcase_add_test(pol, give_up_rule);
 	suite_add_tcase(s, pol);
 
 	TCase *blk = tcase_create("blocks");
@@ -338,10 +395,12 @@ int main(void)
 	tcase_set_timeout(blk, 30);
 	tcase_add_test(blk, fresh_blocks_pmd_aligned_with_hugepage);
 	tcase_add_test(blk, growth_past_a_pmd_moves_to_a_pmd_boundary);
+	tcase_add_test(blk, growth_past_a_pmd_lands_on_a_pmd_boundary);
 	tcase_add_test(blk, kernel_without_thp_keeps_4k_pages_and_says_so);
 	tcase_add_test(blk, off_by_default_without_a_syscall);
 	tcase_add_test(blk, random_paging_gives_up_once_and_keeps_data);
-	tcase_add_test(blk, thrashing_gives_up);
+	tcase_add_test(blk, give_up_works_through_many_blocks);
+	tcase_add_test(blk, program_advice_stands);
 	suite_add_tcase(s, blk);
 
 	SRunner *sr = srunner_create(s);
