@@ -111,6 +111,7 @@ static void *from_cache(size_t size, size_t cap, int zero)
 		b->dev = c.dev;
 		b->ino = c.ino;
 		b->prot = PROT_READ | PROT_WRITE;
+		b->flags = c.huge ? OMS_BLK_HUGE : 0;
 		if (oms_block_register(b) < 0) {
 			oms_block_free(b);
 			b = NULL;
@@ -181,10 +182,8 @@ void *oms_big_alloc(size_t size, size_t align, int zero)
 		goto fail;
 	}
 	/* Before the block is listed: a give-up that lists it later undoes
-	 * this; one that ran before is seen below. */
-	if (huge)
-		oms_huge_advise(addr, cap);
-	int late = 0;
+	 * this; one that began before is seen below, under the lock. */
+	int advised = huge && oms_huge_advise(addr, cap), late = 0;
 	pthread_mutex_lock(&oms_lock);
 	struct oms_block *b = oms_block_new();
 	if (b) {
@@ -203,7 +202,10 @@ void *oms_big_alloc(size_t size, size_t align, int zero)
 	if (b) {
 		oms_stats.blocks++;
 		oms_stats.bytes += size;
-		late = huge && !oms_huge_align(cap); /* given up meanwhile */
+		if (advised && oms_huge_align(cap))
+			b->flags |= OMS_BLK_HUGE;
+		else
+			late = advised; /* given up meanwhile */
 	}
 	pthread_mutex_unlock(&oms_lock);
 	if (b) {
@@ -234,6 +236,9 @@ void oms_big_free(struct oms_block *b)
 	/* Decided under the lock: a fork may freeze the block until then. */
 	int cacheable = oms_cfg.cache && b->dev && b->fd >= 0 &&
 			!(b->flags & (OMS_BLK_FROZEN | OMS_BLK_NOCACHE | OMS_BLK_OWNTHP));
+	/* Large folios given up: never reuse a block that still carries them. */
+	if ((b->flags & OMS_BLK_HUGE) && !oms_huge_on())
+		cacheable = 0;
 	struct oms_block copy = *b;
 	oms_block_unregister(b);
 	if (cacheable) {
@@ -241,7 +246,8 @@ void oms_big_free(struct oms_block *b)
 		 * advise.c) is the current mode: record it, so that reuse
 		 * needs no madvise while the mode stays. */
 		struct oms_cached c = {b->addr, b->cap, b->fd, b->dev, b->ino, 0,
-				       __atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED)};
+				       __atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED),
+				       !!(b->flags & OMS_BLK_HUGE)};
 		kept = oms_cache_put(&c, now, &out);
 	}
 	if (!kept && b->dev) /* still in a file, not a fork snapshot */
@@ -439,8 +445,8 @@ static void *resize_locked(struct oms_block *b, size_t size)
 	 * pages may come in large folios (those it has keep their size).
 	 * Under oms_lock, so that a give-up, which lists blocks under it,
 	 * comes wholly before or after. */
-	if (huge)
-		oms_huge_advise(b->addr, new_cap);
+	if (huge && oms_huge_advise(b->addr, new_cap))
+		b->flags |= OMS_BLK_HUGE;
 	return b->addr;
 }
 

@@ -7,10 +7,12 @@
  *   3. oms_lock          (block.c: registry writes, descriptor slab, live
  *                         list, byte accounting, stats)
  * The small-allocation path takes no lock at all.  No syscall is made under
- * oms_lock except in the fork handlers (the process is quiescing anyway)
- * and in realloc of a file-backed block (the caller owns that block; only
- * other large operations wait).  Nothing under oms_lock calls the next
- * allocator or logs.
+ * oms_lock except in the fork handlers (the process is quiescing anyway),
+ * in realloc of a file-backed block (the caller owns that block; only
+ * other large operations wait), and in huge.c's give-up, once per process,
+ * a MADV_NOHUGEPAGE per block (a flag change, so that no block can be
+ * freed, moved or re-advised in between).  Nothing under oms_lock calls
+ * the next allocator or logs.
  *
  * Registry invariant: every block's mapping starts on an OMS_GRANULE
  * boundary and that address is the pointer handed to the program, so
@@ -34,7 +36,8 @@ enum oms_block_flags {
 	OMS_BLK_NOCACHE = 2, /* mprotect'ed by the program: do not reuse */
 	OMS_BLK_OWNTHP = 4,  /* the program gave it MADV_(NO)HUGEPAGE itself:
 	                        huge.c leaves its flags alone; not reused */
-	OMS_BLK_SMALL = 8,   /* huge.c has turned its large folios off */
+	OMS_BLK_HUGE = 8,    /* huge.c gave it MADV_HUGEPAGE and has not taken
+	                        it back */
 };
 
 struct oms_block {

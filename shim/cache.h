@@ -32,6 +32,7 @@ struct oms_cached {
 	ino_t ino;
 	uint64_t since_ms;
 	int advice;     /* madvise read-around mode the mapping carries */
+	int huge;       /* it carries huge.c's MADV_HUGEPAGE (OMS_BLK_HUGE) */
 };
 
 struct oms_cache_out {

@@ -30,13 +30,15 @@
  *
  * State: `pmd` is written before `state` is published (release; readers
  * acquire); `state` only ever moves OFF -> ON at start-up and ON ->
- * GAVE_UP on the DefragTick thread, whose own `ranges` is.  Blocks are
- * marked OMS_BLK_SMALL under oms_lock as they are listed for the give-up,
- * which then works without the lock, re-checking under it, PMD by PMD,
- * that the block is still there: a block freed meanwhile is skipped, and
- * what could reach memory the program mapped there since is a hint or a
- * writeback of at most one PMD.  A block made while giving up is undone
- * by its maker (big.c), which looks at `state` under oms_lock.
+ * GAVE_UP on the DefragTick thread, whose own `ranges` is.  A block that
+ * got MADV_HUGEPAGE from us carries OMS_BLK_HUGE (big.c sets it under
+ * oms_lock, the cache keeps it).  The give-up takes it off, with the
+ * MADV_NOHUGEPAGE, under oms_lock, in passes until no block carries it;
+ * once `state` has left ON no block gets it again, and none that has it
+ * is cached.  The writeback and split then run without the lock,
+ * re-checking under it, PMD by PMD, that the block is still there: what
+ * could reach memory the program mapped meanwhile is at most a hint or
+ * the writeback of one PMD.
  */
 #include "huge.h"
 #include "advise.h"
@@ -128,9 +130,14 @@ void oms_huge_start(void)
 	oms_debug("large folios on for blocks of %zu bytes or more", pmd);
 }
 
+int oms_huge_on(void)
+{
+	return __atomic_load_n(&state, __ATOMIC_ACQUIRE) == ON;
+}
+
 size_t oms_huge_align(size_t cap)
 {
-	return __atomic_load_n(&state, __ATOMIC_ACQUIRE) == ON && cap >= pmd ? pmd : 0;
+	return oms_huge_on() && cap >= pmd ? pmd : 0;
 }
 
 int oms_huge_advise(void *addr, size_t len)
@@ -150,17 +157,28 @@ void oms_huge_undo(void *addr, size_t len)
 	errno = e;
 }
 
-/* Up to BATCH blocks of a PMD or more not yet done, marked done; under
- * oms_lock. */
-static size_t collect(void)
+/* Up to BATCH blocks still marked OMS_BLK_HUGE: unmarked and given
+ * MADV_NOHUGEPAGE here, under oms_lock (block.h allows this one syscall),
+ * so that none is freed, moved or advised by the program in between; those
+ * of a PMD or more are listed for the split. */
+static size_t collect(size_t *listed)
 {
-	size_t n = 0;
-	for (struct oms_block *b = oms_live; b && n < BATCH; b = b->next)
-		if (b->cap >= pmd && b->dev && !(b->flags & (OMS_BLK_SMALL | OMS_BLK_OWNTHP))) {
-			b->flags |= OMS_BLK_SMALL;
+	size_t n = 0, seen = 0;
+	for (struct oms_block *b = oms_live; b && seen < BATCH; b = b->next) {
+		if (!(b->flags & OMS_BLK_HUGE))
+			continue;
+		b->flags &= ~OMS_BLK_HUGE;
+		seen++;
+		if (b->flags & OMS_BLK_OWNTHP)
+			continue; /* the program's own advice stands */
+		int e = errno;
+		oms_os.madvise(b->addr, b->cap, MADV_NOHUGEPAGE);
+		errno = e;
+		if (b->cap >= pmd)
 			ranges[n++] = (struct oms_range){b->addr, b->cap};
-		}
-	return n;
+	}
+	*listed = n;
+	return seen;
 }
 
 /* The block listed as r still starts there and spans `end` bytes. */
@@ -177,19 +195,20 @@ static void give_up(unsigned hit, unsigned adjacent)
 {
 	struct oms_cache_out out = {.n = 0};
 	uint64_t t0 = oms_os.now_ms(), bytes = 0;
-	size_t blocks = 0, n;
+	size_t blocks = 0, seen;
+	/* From here no block is made, grown or cached with large folios
+	 * (big.c); the cached ones go. */
 	__atomic_store_n(&state, GAVE_UP, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&oms_lock);
 	oms_cache_flush(&out);
 	pthread_mutex_unlock(&oms_lock);
 	oms_cache_release(&out);
 	do {
+		size_t n;
 		pthread_mutex_lock(&oms_lock);
-		n = collect();
+		seen = collect(&n);
 		pthread_mutex_unlock(&oms_lock);
-		for (size_t i = 0; i < n; i++)
-			if (still_there(&ranges[i], ranges[i].len))
-				oms_os.madvise(ranges[i].addr, ranges[i].len, MADV_NOHUGEPAGE);
+		blocks += seen;
 		/* One PMD at a time, so that the program has little time to
 		 * dirty a folio again between its writeback and its split. */
 		for (size_t i = 0; i < n; i++) {
@@ -202,8 +221,7 @@ static void give_up(unsigned hit, unsigned adjacent)
 			}
 			bytes += ranges[i].len;
 		}
-		blocks += n;
-	} while (n == BATCH);
+	} while (seen == BATCH);
 	oms_debug("random paging (%u runs in %u groups): 4 KiB pages from now on "
 		  "(%zu blocks, %llu MiB, %llu ms)", hit - adjacent, hit, blocks,
 		  (unsigned long long)(bytes >> 20), (unsigned long long)(oms_os.now_ms() - t0));

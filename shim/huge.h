@@ -27,8 +27,12 @@ void oms_huge_start(void);
  * get large folios, else 0.  No syscall. */
 size_t oms_huge_align(size_t cap);
 
+/* Large folios are on (not given up). */
+int oms_huge_on(void);
+
 /* Give [addr, addr+len) MADV_HUGEPAGE if large folios are on, addr is
- * PMD-aligned and len at least one PMD.  1 if it did.  errno is kept. */
+ * PMD-aligned and len at least one PMD.  1 if it did: the caller marks
+ * the block OMS_BLK_HUGE under oms_lock.  errno is kept. */
 int oms_huge_advise(void *addr, size_t len);
 
 /* Take it back (MADV_NOHUGEPAGE) from a fresh block listed after a

@@ -157,40 +157,60 @@ START_TEST(sampler_spreads_windows_over_large_mappings)
 }
 END_TEST
 
-START_TEST(sampler_tells_a_forward_reader_from_scattered_folios)
+/* len bytes of address space, untouched, and the sampler's first look. */
+static unsigned char *first_look(size_t len, struct oms_range *r)
 {
-	/* 256 MiB: 128 windows, one every 2 MiB.  Whole 2 MiB chunks made
-	 * resident, as large-folio refaults do: in a row, each window after
-	 * the first follows one that gained pages too; scattered, none does. */
-	size_t pg = oms_page, len = 256 * MiB, chunk = 2 * MiB;
 	unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 				-1, 0);
 	ck_assert_ptr_ne(p, MAP_FAILED);
-	struct oms_range r = {p, len};
+	/* 4 KiB pages: where anonymous THP is "always", a huge page would
+	 * spill a touched chunk into a neighbour's window. */
+	madvise(p, len, MADV_NOHUGEPAGE);
+	*r = (struct oms_range){p, len};
 	uint64_t nw, runs;
+	oms_advise_sample_pages(r, 1, &nw, &runs);
+	return p;
+}
+
+/* Sample again; the spread of what became resident. */
+static void spread(const struct oms_range *r, unsigned *hit, unsigned *adj)
+{
+	uint64_t nw, runs;
+	oms_advise_sample_pages(r, 1, &nw, &runs);
+	oms_advise_spread(hit, adj);
+}
+
+/* Make [c * 2 MiB, (c + 1) * 2 MiB) of p resident, as a folio refault. */
+static void touch_chunk(unsigned char *p, size_t c)
+{
+	for (size_t o = 0; o < 2 * MiB; o += oms_page)
+		p[c * 2 * MiB + o] = 1;
+}
+
+START_TEST(sampler_tells_a_forward_reader_from_scattered_folios)
+{
+	/* 256 MiB: 128 windows, one every 2 MiB.  Whole 2 MiB chunks made
+	 * resident, as large-folio refaults do: in a row, each group after
+	 * the first follows one that gained pages too; scattered, none does. */
+	struct oms_range r;
 	unsigned hit, adj;
-	oms_advise_sample_pages(&r, 1, &nw, &runs);
+	unsigned char *p = first_look(256 * MiB, &r);
 	oms_advise_spread(&hit, &adj);
 	ck_assert_uint_eq(hit, 0);
 	for (size_t c = 10; c < 30; c++)
-		for (size_t o = 0; o < chunk; o += pg)
-			p[c * chunk + o] = 1;
-	oms_advise_sample_pages(&r, 1, &nw, &runs);
-	oms_advise_spread(&hit, &adj);
+		touch_chunk(p, c);
+	spread(&r, &hit, &adj);
 	ck_assert_uint_ge(hit, 19);
 	ck_assert_uint_le(hit, 21);
 	ck_assert_uint_eq(adj, hit - 1);
 	for (size_t c = 40; c < 128; c += 5)
-		for (size_t o = 0; o < chunk; o += pg)
-			p[c * chunk + o] = 1;
-	oms_advise_sample_pages(&r, 1, &nw, &runs);
-	oms_advise_spread(&hit, &adj);
+		touch_chunk(p, c);
+	spread(&r, &hit, &adj);
 	ck_assert_uint_ge(hit, 17);
 	ck_assert_uint_eq(adj, 0);
 	/* a failed sample reports nothing */
-	munmap(p, len);
-	oms_advise_sample_pages(&r, 1, &nw, &runs);
-	oms_advise_spread(&hit, &adj);
+	munmap(p, 256 * MiB);
+	spread(&r, &hit, &adj);
 	ck_assert_uint_eq(hit, 0);
 	ck_assert_uint_eq(adj, 0);
 }
@@ -200,28 +220,20 @@ START_TEST(sampler_spread_with_windows_far_apart)
 {
 	/* 1 GiB: one window every 8 MiB, so groups that follow each other in
 	 * window order are neighbours even though 8 MiB lie between them. */
-	size_t pg = oms_page, len = 1024 * MiB, chunk = 2 * MiB;
-	unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-				-1, 0);
-	ck_assert_ptr_ne(p, MAP_FAILED);
-	struct oms_range r = {p, len};
-	uint64_t nw, runs;
+	struct oms_range r;
 	unsigned hit, adj;
-	oms_advise_sample_pages(&r, 1, &nw, &runs);
-	for (size_t o = 100 * MiB; o < 180 * MiB; o += pg) /* a reader going forward */
+	unsigned char *p = first_look(1024 * MiB, &r);
+	for (size_t o = 100 * MiB; o < 180 * MiB; o += oms_page) /* a reader going forward */
 		p[o] = 1;
-	oms_advise_sample_pages(&r, 1, &nw, &runs);
-	oms_advise_spread(&hit, &adj);
+	spread(&r, &hit, &adj);
 	ck_assert_uint_ge(hit, 9);
 	ck_assert_uint_le(hit - adj, 1);
 	for (size_t c = 200; c < 512; c += 13) /* 2 MiB chunks far apart */
-		for (size_t o = 0; o < chunk; o += pg)
-			p[c * chunk + o] = 1;
-	oms_advise_sample_pages(&r, 1, &nw, &runs);
-	oms_advise_spread(&hit, &adj);
+		touch_chunk(p, c);
+	spread(&r, &hit, &adj);
 	ck_assert_uint_ge(hit, 4);
 	ck_assert_uint_eq(adj, 0);
-	munmap(p, len);
+	munmap(p, 1024 * MiB);
 }
 END_TEST
 

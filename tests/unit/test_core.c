@@ -43,29 +43,17 @@ static char tmpdir[64];
 
 static void dir_create(void)
 {
-	strcpy(tmpdir, "/var/tmp/oms-unit-core-XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
+	unit_dir_create(tmpdir, sizeof tmpdir, "core");
 }
 
 static void dir_remove(void)
 {
-	if (rmdir(tmpdir) < 0)
-		fprintf(stderr, "test_core: %s not removed: %s\n", tmpdir, strerror(errno));
+	unit_dir_remove(tmpdir);
 }
 
 static void setup(void)
 {
-	oms_os_reset();
-	memset(&oms_cfg, 0, sizeof oms_cfg);
-	strcpy(oms_cfg.dir, tmpdir);
-	oms_cfg.dir_ok = 1;
-	oms_cfg.threshold = MiB;
-	oms_cfg.log_level = OMS_LOG_WARN;
-	oms_log_level = OMS_LOG_WARN;
-	oms_page = 4096;
+	unit_cfg_reset(tmpdir);
 }
 
 static void teardown(void)

@@ -104,46 +104,42 @@ static int rec_madvise(void *addr, size_t len, int advice)
 	return oms_sys_madvise(addr, len, advice);
 }
 
+static void (*on_msync)(void); /* the program, acting during a give-up */
+
 static int rec_msync(void *addr, size_t len, int flags)
 {
 	n_msync++;
 	msync_bytes += len;
+	if (on_msync) {
+		void (*f)(void) = on_msync;
+		on_msync = NULL;
+		f();
+	}
 	return msync(addr, len, flags);
 }
 
 static void dir_create(void)
 {
-	strcpy(tmpdir, "/var/tmp/oms-unit-huge-XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
+	unit_dir_create(tmpdir, sizeof tmpdir, "huge");
 }
 
 static void dir_remove(void)
 {
-	if (rmdir(tmpdir) < 0)
-		fprintf(stderr, "test_huge: %s not removed: %s\n", tmpdir, strerror(errno));
+	unit_dir_remove(tmpdir);
 }
 
 static void setup(void)
 {
-	oms_os_reset();
-	memset(&oms_cfg, 0, sizeof oms_cfg);
-	strcpy(oms_cfg.dir, tmpdir);
-	oms_cfg.dir_ok = 1;
-	oms_cfg.threshold = MiB;
+	unit_cfg_reset(tmpdir);
 	oms_cfg.cache = 64 * MiB;
 	oms_cfg.huge = 1;
-	oms_cfg.log_level = OMS_LOG_WARN;
-	oms_log_level = OMS_LOG_WARN;
-	oms_page = 4096;
 	oms_os.read_file = fake_read;
 	oms_os.madvise = rec_madvise;
 	oms_os.msync = rec_msync;
 	fake_thp = "always [madvise] never\n";
 	fake_pmd = "2097152\n";
 	n_huge = n_nohuge = n_cold = n_msync = 0;
+	on_msync = NULL;
 	msync_bytes = 0;
 	oms_huge_reset();
 }
@@ -223,18 +219,79 @@ START_TEST(growth_past_a_pmd_lands_on_a_pmd_boundary)
 	 * could be mapped 2 MiB at a time. */
 	oms_huge_start();
 	oms_cfg.cache = 0;
-	char *big = oms_big_alloc(8 * MiB, G, 0);
-	char *p = oms_big_alloc(MiB, G, 0);
-	ck_assert_ptr_nonnull(big);
+	char *big = NULL, *p = NULL;
+	for (int i = 0; i < 8 && !p; i++) { /* a 1 MiB block off a boundary */
+		big = oms_big_alloc(8 * MiB, G, 0);
+		p = oms_big_alloc(MiB, G, 0);
+		ck_assert_ptr_nonnull(big);
+		ck_assert_ptr_nonnull(p);
+		if ((uintptr_t)p % PMD == 0)
+			p = NULL; /* both stay: the next pair lands elsewhere */
+	}
 	ck_assert_ptr_nonnull(p);
 	fill(p, MiB, 8);
 	oms_big_free(oms_block_find(big));
+	int huge_before = n_huge;
 	char *q = oms_big_resize(oms_block_find(p), 3 * MiB);
 	ck_assert_ptr_nonnull(q);
 	ck_assert_uint_eq((uintptr_t)q % PMD, 0);
 	check_fill(q, MiB, 8);
-	ck_assert_int_eq(n_huge, 2); /* the 8 MiB block, then q */
+	ck_assert_int_eq(n_huge, huge_before + 1);
 	oms_big_free(oms_block_find(q));
+}
+END_TEST
+
+START_TEST(a_block_shrunk_below_a_pmd_is_given_up_too)
+{
+	oms_huge_start();
+	char *p = oms_big_alloc(8 * MiB, G, 0);
+	ck_assert_ptr_nonnull(p);
+	fill(p, MiB, 9);
+	char *q = oms_big_resize(oms_block_find(p), MiB); /* keeps its VMA flags */
+	ck_assert_ptr_nonnull(q);
+	char *other = oms_big_alloc(4 * MiB, G, 0);
+	ck_assert_ptr_nonnull(other);
+	ck_assert_int_eq(oms_huge_tick(40, 29, 4), 1);
+	ck_assert_int_eq(n_nohuge, 2);
+	check_fill(q, MiB, 9);
+	oms_big_free(oms_block_find(other));
+	oms_big_free(oms_block_find(q));
+}
+END_TEST
+
+static char *victim;
+
+static void free_victim(void)
+{
+	oms_big_free(oms_block_find(victim));
+}
+
+START_TEST(a_block_freed_during_the_give_up_is_not_reused)
+{
+	/* More blocks than one pass lists; the oldest, listed last, is freed
+	 * while the first pass writes back.  It still carries MADV_HUGEPAGE,
+	 * so it must not go to the cache for the next allocation. */
+	oms_huge_start();
+	enum { N = 70 };
+	char *p[N];
+	for (int i = 0; i < N; i++) {
+		p[i] = oms_big_alloc(PMD, G, 0);
+		ck_assert_ptr_nonnull(p[i]);
+	}
+	victim = p[0];
+	on_msync = free_victim;
+	ck_assert_int_eq(oms_huge_tick(40, 29, 4), 1);
+	ck_assert_ptr_null(on_msync);
+	ck_assert_int_eq(n_nohuge, N - 1);
+	uint64_t hits = oms_cache_hits;
+	int huge_before = n_huge;
+	char *q = oms_big_alloc(PMD, G, 0);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_eq(oms_cache_hits, hits);
+	ck_assert_int_eq(n_huge, huge_before);
+	oms_big_free(oms_block_find(q));
+	for (int i = 1; i < N; i++)
+		oms_big_free(oms_block_find(p[i]));
 }
 END_TEST
 
@@ -396,6 +453,8 @@ int main(void)
 	tcase_add_test(blk, fresh_blocks_pmd_aligned_with_hugepage);
 	tcase_add_test(blk, growth_past_a_pmd_moves_to_a_pmd_boundary);
 	tcase_add_test(blk, growth_past_a_pmd_lands_on_a_pmd_boundary);
+	tcase_add_test(blk, a_block_shrunk_below_a_pmd_is_given_up_too);
+	tcase_add_test(blk, a_block_freed_during_the_give_up_is_not_reused);
 	tcase_add_test(blk, kernel_without_thp_keeps_4k_pages_and_says_so);
 	tcase_add_test(blk, off_by_default_without_a_syscall);
 	tcase_add_test(blk, random_paging_gives_up_once_and_keeps_data);

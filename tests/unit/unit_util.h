@@ -1,18 +1,55 @@
 /* unit_util.h - small helpers shared by the Check unit tests: capture what
  * the shim logs on fd 2, count substrings, count open fds, tell qemu-user
- * from a native run.  Everything is static inline so that a test file may
+ * from a native run, a scratch directory and a fresh configuration for
+ * big-block tests.  Everything is static inline so that a test file may
  * use any subset under -Werror. */
 #ifndef OMS_UNIT_UTIL_H
 #define OMS_UNIT_UTIL_H
 
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "big.h"
+#include "config.h"
 #include "log.h"
+#include "os.h"
+
+/* A scratch directory /var/tmp/oms-unit-NAME-XXXXXX for backing files
+ * (not /tmp: it may be tmpfs, which the shim refuses). */
+static inline void unit_dir_create(char *dir, size_t cap, const char *name)
+{
+	snprintf(dir, cap, "/var/tmp/oms-unit-%s-XXXXXX", name);
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+}
+
+static inline void unit_dir_remove(const char *dir)
+{
+	if (rmdir(dir) < 0)
+		fprintf(stderr, "%s not removed: %s\n", dir, strerror(errno));
+}
+
+/* The real os layer and a configuration with only backing files in dir:
+ * threshold 1 MiB, no cache, no DefragTick, large folios unset. */
+static inline void unit_cfg_reset(const char *dir)
+{
+	oms_os_reset();
+	memset(&oms_cfg, 0, sizeof oms_cfg);
+	snprintf(oms_cfg.dir, sizeof oms_cfg.dir, "%s", dir);
+	oms_cfg.dir_ok = 1;
+	oms_cfg.threshold = (size_t)1 << 20;
+	oms_cfg.huge = -1;
+	oms_cfg.log_level = OMS_LOG_WARN;
+	oms_log_level = OMS_LOG_WARN;
+	oms_page = 4096;
+}
 
 /* Redirect fd 2 to an unlinked temporary file until capture_end. */
 struct capture {
