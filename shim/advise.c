@@ -68,8 +68,9 @@ static struct {
 	unsigned char prev[NWIN][WIN_PAGES / 8];
 	int n, have_prev;
 	uint64_t sig;
-	unsigned hit, adjacent; /* last sample: windows with new pages, and
-	                           those whose predecessor had some too */
+	unsigned hit, adjacent; /* last sample: 2 MiB groups of windows that
+	                           gained pages, and those that follow such a
+	                           group (oms_advise_spread) */
 } W;
 
 static size_t collect(void)
