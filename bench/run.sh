@@ -27,9 +27,9 @@ CSV=$OUT/results.csv
 T=$(mktemp -d "$DIR/oms-bench.XXXXXX") || exit 1
 . tests/lib/common.sh
 # Benchmarks other than row 7 keep the DefragTick thread off the real /proc
-# (common.sh points OOMSHIELD_PROC_ROOT at a directory that does not exist).
-# Only the kernel's THP setting is copied there, for runs that ask for large
-# folios (OOMSHIELD_HUGEPAGE=1 make bench).
+# (common.sh points OOMSHIELD_PROC_ROOT at a directory of ours, empty of
+# /proc).  Only the kernel's THP setting is copied there, for runs that ask
+# for large folios (OOMSHIELD_HUGEPAGE=1 make bench).
 if [ -r /sys/kernel/mm/transparent_hugepage/enabled ]; then
 	mkdir -p "$OOMSHIELD_PROC_ROOT/sys/kernel/mm/transparent_hugepage" &&
 		cp /sys/kernel/mm/transparent_hugepage/enabled /sys/kernel/mm/transparent_hugepage/hpage_pmd_size \

@@ -50,7 +50,7 @@
 #define SEQ_MIN_NEW 32   /* new resident pages before the pattern is judged */
 #define SEQ_RUN 8        /* mean run of new pages that counts as sequential */
 #define MISS_BYTES ((uint64_t)32 << 20) /* above any read-around window */
-#define SPREAD_GROUP ((uintptr_t)2 << 20) /* a PMD on x86-64 and arm64 */
+#define SPREAD_GROUP ((uintptr_t)OMS_HUGE_PMD) /* the large folios judged */
 
 int oms_advise_mode = MADV_NORMAL; /* RANDOM once the thread runs */
 

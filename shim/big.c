@@ -236,8 +236,8 @@ void oms_big_free(struct oms_block *b)
 	/* Decided under the lock: a fork may freeze the block until then. */
 	int cacheable = oms_cfg.cache && b->dev && b->fd >= 0 &&
 			!(b->flags & (OMS_BLK_FROZEN | OMS_BLK_NOCACHE | OMS_BLK_OWNTHP));
-	/* Large folios given up: never reuse a block that still carries them. */
-	if ((b->flags & OMS_BLK_HUGE) && !oms_huge_on())
+	/* Large folios given up: never reuse a block that may still hold them. */
+	if ((b->flags & (OMS_BLK_HUGE | OMS_BLK_WASHUGE)) && !oms_huge_on())
 		cacheable = 0;
 	struct oms_block copy = *b;
 	oms_block_unregister(b);

@@ -38,6 +38,8 @@ enum oms_block_flags {
 	                        huge.c leaves its flags alone; not reused */
 	OMS_BLK_HUGE = 8,    /* huge.c gave it MADV_HUGEPAGE and has not taken
 	                        it back */
+	OMS_BLK_WASHUGE = 16, /* huge.c took it back: its large folios may not
+	                         be split yet, so it is not cached */
 };
 
 struct oms_block {

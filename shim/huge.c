@@ -116,6 +116,7 @@ void oms_huge_start(void)
 	const char *why = n <= 0 ? THP_DIR "enabled is missing"
 		: !oms_huge_policy(1, thp, NULL) ? "they are 'never'"
 		: !p ? THP_DIR "hpage_pmd_size is missing or not a power of two"
+		: p != OMS_HUGE_PMD ? "only 2 MiB PMDs are supported, as the give-up judges 2 MiB groups"
 		: NULL;
 	if (why) {
 		/* Asked through glibc's tunable only, the program was not
@@ -167,7 +168,7 @@ static size_t collect(size_t *listed)
 	for (struct oms_block *b = oms_live; b && seen < BATCH; b = b->next) {
 		if (!(b->flags & OMS_BLK_HUGE))
 			continue;
-		b->flags &= ~OMS_BLK_HUGE;
+		b->flags = (b->flags & ~OMS_BLK_HUGE) | OMS_BLK_WASHUGE;
 		seen++;
 		if (b->flags & OMS_BLK_OWNTHP)
 			continue; /* the program's own advice stands */
@@ -234,6 +235,22 @@ int oms_huge_tick(uint64_t majflt, unsigned hit, unsigned adjacent)
 	if (majflt && oms_huge_scattered(hit, adjacent))
 		give_up(hit, adjacent);
 	return 1;
+}
+
+void oms_huge_fork_child(void)
+{
+	/* A give-up the parent had begun is not the child's to finish (it
+	 * has no thread yet): what it had not reached, do now.  oms_lock is
+	 * held by the fork handlers. */
+	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) != GAVE_UP)
+		return;
+	for (struct oms_block *b = oms_live; b; b = b->next)
+		if ((b->flags & OMS_BLK_HUGE) && !(b->flags & OMS_BLK_OWNTHP)) {
+			b->flags = (b->flags & ~OMS_BLK_HUGE) | OMS_BLK_WASHUGE;
+			int e = errno;
+			oms_os.madvise(b->addr, b->cap, MADV_NOHUGEPAGE);
+			errno = e;
+		}
 }
 
 int oms_huge_watch(void)

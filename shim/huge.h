@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The only PMD size supported: advise.c's sampler judges 2 MiB groups. */
+#define OMS_HUGE_PMD ((size_t)2 << 20)
+
 /* The policy (pure; unit-testable).  knob: OOMSHIELD_HUGEPAGE: 0, 1, or -1
  * when unset (then glibc's tunable decides).  thp: the text of /sys/kernel/mm/transparent_hugepage/enabled, or
  * NULL when the kernel has none.  tunables: GLIBC_TUNABLES, or NULL.
@@ -44,6 +47,9 @@ void oms_huge_undo(void *addr, size_t len);
  * Gives large folios up for good on random paging.  1 if they were on
  * during the tick: its runs of new pages mean nothing. */
 int oms_huge_tick(uint64_t majflt, unsigned hit, unsigned adjacent);
+
+/* Fork child, oms_lock held: finish a give-up the parent had begun. */
+void oms_huge_fork_child(void);
 
 /* Large folios are on and the program has a PMD's worth of blocks in files
  * (any size: cheap to tell, and only ever a reason to tick faster). */

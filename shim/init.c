@@ -46,6 +46,7 @@ static void parent(void)
 
 static void child(void)
 {
+	oms_huge_fork_child(); /* with oms_lock still held */
 	oms_big_fork_child();
 	oms_region_fork_child();
 	oms_advise_reset();

@@ -309,14 +309,18 @@ START_TEST(kernel_without_thp_keeps_4k_pages_and_says_so)
 	ck_assert_ptr_nonnull(p);
 	ck_assert_int_eq(n_huge, 0);
 	oms_big_free(oms_block_find(p));
-	/* and a PMD size that is no power of two */
-	oms_huge_reset();
-	fake_thp = "always [madvise] never\n";
-	fake_pmd = "3000000\n";
-	capture_begin(&c);
-	oms_huge_start();
-	capture_end(&c, log, sizeof log);
-	ck_assert_uint_eq(oms_huge_align(64 * MiB), 0);
+	/* and a PMD size that is no power of two, or not 2 MiB */
+	const char *sizes[] = {"3000000\n", "4194304\n", "536870912\n"};
+	for (int i = 0; i < 3; i++) {
+		oms_huge_reset();
+		fake_thp = "always [madvise] never\n";
+		fake_pmd = sizes[i];
+		capture_begin(&c);
+		oms_huge_start();
+		capture_end(&c, log, sizeof log);
+		ck_assert_uint_eq(oms_huge_align(1024 * MiB), 0);
+		ck_assert_msg(strstr(log, "OOMSHIELD_HUGEPAGE=1"), "log: %s", log);
+	}
 }
 END_TEST
 
@@ -437,6 +441,53 @@ START_TEST(program_advice_stands)
 }
 END_TEST
 
+START_TEST(a_block_freed_between_its_mark_and_its_split_is_not_reused)
+{
+	/* The give-up has taken the block's mark off (under the lock) but not
+	 * yet written it back and split it when the program frees it: its
+	 * folios may still be 2 MiB, so it must not go to the cache. */
+	oms_huge_start();
+	char *p[4];
+	for (int i = 0; i < 4; i++) {
+		p[i] = oms_big_alloc(PMD, G, 0);
+		ck_assert_ptr_nonnull(p[i]);
+	}
+	victim = p[2]; /* listed second: newest first */
+	on_msync = free_victim;
+	ck_assert_int_eq(oms_huge_tick(40, 29, 4), 1);
+	ck_assert_int_eq(n_msync, 3); /* the freed block was skipped */
+	uint64_t hits = oms_cache_hits;
+	char *q = oms_big_alloc(PMD, G, 0);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_eq(oms_cache_hits, hits);
+	oms_big_free(oms_block_find(q));
+	oms_big_free(oms_block_find(p[0]));
+	oms_big_free(oms_block_find(p[1]));
+	oms_big_free(oms_block_find(p[3]));
+}
+END_TEST
+
+START_TEST(a_fork_during_the_give_up_finishes_it_in_the_child)
+{
+	/* A fork while the first pass writes back: the child's handler (run
+	 * here by hand, as the fork test in test_core does) takes back what
+	 * the parent's give-up had not reached yet. */
+	oms_huge_start();
+	enum { N = 70 };
+	char *p[N];
+	for (int i = 0; i < N; i++) {
+		p[i] = oms_big_alloc(PMD, G, 0);
+		ck_assert_ptr_nonnull(p[i]);
+	}
+	on_msync = oms_huge_fork_child;
+	ck_assert_int_eq(oms_huge_tick(40, 29, 4), 1);
+	ck_assert_int_eq(n_nohuge, N); /* 64 by the pass, 6 by the child's handler */
+	ck_assert_int_eq(n_msync, 64); /* nothing left marked for a second pass */
+	for (int i = 0; i < N; i++)
+		oms_big_free(oms_block_find(p[i]));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("huge");
@@ -455,6 +506,8 @@ int main(void)
 	tcase_add_test(blk, growth_past_a_pmd_lands_on_a_pmd_boundary);
 	tcase_add_test(blk, a_block_shrunk_below_a_pmd_is_given_up_too);
 	tcase_add_test(blk, a_block_freed_during_the_give_up_is_not_reused);
+	tcase_add_test(blk, a_block_freed_between_its_mark_and_its_split_is_not_reused);
+	tcase_add_test(blk, a_fork_during_the_give_up_finishes_it_in_the_child);
 	tcase_add_test(blk, kernel_without_thp_keeps_4k_pages_and_says_so);
 	tcase_add_test(blk, off_by_default_without_a_syscall);
 	tcase_add_test(blk, random_paging_gives_up_once_and_keeps_data);
