@@ -21,12 +21,14 @@
  * whole folio and each random write dirties one (a probe wrote 15 GB where
  * 4 KiB pages wrote 0.6).  On the first tick that pages randomly - the
  * 2 MiB groups of advise windows that gained pages form many short runs
- * (advise.h, oms_huge_scattered) - large folios end for the process: NOHUGEPAGE on every block of a PMD or more
- * (new faults take 4 KiB pages); then, one PMD at a time, msync (a dirty
- * folio cannot be split) and MADV_COLD on one page, which makes the kernel
- * split the folio under it.  Freed blocks in the cache are dropped, not
- * reused.  A block the program advised itself (MADV_HUGEPAGE or
- * NOHUGEPAGE, OMS_BLK_OWNTHP) keeps the program's choice throughout.
+ * (advise.h, oms_huge_scattered) - large folios end for the process:
+ * NOHUGEPAGE on every block we advised (new faults take 4 KiB pages);
+ * then, one PMD at a time, msync (a dirty folio cannot be split) and
+ * MADV_COLD on one page, which makes the kernel split the folio under it.
+ * Freed blocks in the cache are dropped, not reused.  A block the program
+ * advised itself (MADV_HUGEPAGE or NOHUGEPAGE, OMS_BLK_OWNTHP) keeps the
+ * program's choice throughout, on the whole block even if it advised
+ * only part of it.
  *
  * State: `pmd` is written before `state` is published (release; readers
  * acquire); `state` only ever moves OFF -> ON at start-up and ON ->
@@ -34,11 +36,12 @@
  * got MADV_HUGEPAGE from us carries OMS_BLK_HUGE (big.c sets it under
  * oms_lock, the cache keeps it).  The give-up takes it off, with the
  * MADV_NOHUGEPAGE, under oms_lock, in passes until no block carries it;
- * once `state` has left ON no block gets it again, and none that has it
- * is cached.  The writeback and split then run without the lock,
- * re-checking under it, PMD by PMD, that the block is still there: what
- * could reach memory the program mapped meanwhile is at most a hint or
- * the writeback of one PMD.
+ * once `state` has left ON no block gets it again, and none that has or
+ * had it (OMS_BLK_WASHUGE) is cached.  A fork child finishes a give-up its
+ * parent had begun (oms_huge_fork_child).  The writeback and split run
+ * without the lock, re-checking under it, PMD by PMD, that the block is
+ * still there: what could reach memory the program mapped meanwhile is at
+ * most a hint or the writeback of one PMD.
  */
 #include "huge.h"
 #include "advise.h"
