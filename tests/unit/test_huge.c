@@ -161,6 +161,15 @@ static void check_fill(const char *p, size_t n, unsigned seed)
 		ck_assert_int_eq(p[i], (char)(seed + i / 512));
 }
 
+/* n fresh blocks of one PMD each, oldest first. */
+static void pmd_blocks(char **p, int n)
+{
+	for (int i = 0; i < n; i++) {
+		p[i] = oms_big_alloc(PMD, G, 0);
+		ck_assert_ptr_nonnull(p[i]);
+	}
+}
+
 START_TEST(fresh_blocks_pmd_aligned_with_hugepage)
 {
 	oms_huge_start();
@@ -274,10 +283,7 @@ START_TEST(a_block_freed_during_the_give_up_is_not_reused)
 	oms_huge_start();
 	enum { N = 70 };
 	char *p[N];
-	for (int i = 0; i < N; i++) {
-		p[i] = oms_big_alloc(PMD, G, 0);
-		ck_assert_ptr_nonnull(p[i]);
-	}
+	pmd_blocks(p, N);
 	victim = p[0];
 	on_msync = free_victim;
 	ck_assert_int_eq(oms_huge_tick(40, 29, 4), 1);
@@ -396,11 +402,9 @@ START_TEST(give_up_works_through_many_blocks)
 	oms_cfg.cache = 0;
 	enum { N = 70 };
 	char *p[N];
-	for (int i = 0; i < N; i++) {
-		p[i] = oms_big_alloc(PMD, G, 0);
-		ck_assert_ptr_nonnull(p[i]);
+	pmd_blocks(p, N);
+	for (int i = 0; i < N; i++)
 		p[i][0] = (char)i;
-	}
 	ck_assert_int_eq(oms_huge_tick(40, 29, 4), 1);
 	ck_assert_int_eq(n_nohuge, N);
 	ck_assert_int_eq(n_cold, N);
@@ -448,10 +452,7 @@ START_TEST(a_block_freed_between_its_mark_and_its_split_is_not_reused)
 	 * folios may still be 2 MiB, so it must not go to the cache. */
 	oms_huge_start();
 	char *p[4];
-	for (int i = 0; i < 4; i++) {
-		p[i] = oms_big_alloc(PMD, G, 0);
-		ck_assert_ptr_nonnull(p[i]);
-	}
+	pmd_blocks(p, 4);
 	victim = p[2]; /* listed second: newest first */
 	on_msync = free_victim;
 	ck_assert_int_eq(oms_huge_tick(40, 29, 4), 1);
@@ -475,10 +476,7 @@ START_TEST(a_fork_during_the_give_up_finishes_it_in_the_child)
 	oms_huge_start();
 	enum { N = 70 };
 	char *p[N];
-	for (int i = 0; i < N; i++) {
-		p[i] = oms_big_alloc(PMD, G, 0);
-		ck_assert_ptr_nonnull(p[i]);
-	}
+	pmd_blocks(p, N);
 	on_msync = oms_huge_fork_child;
 	ck_assert_int_eq(oms_huge_tick(40, 29, 4), 1);
 	ck_assert_int_eq(n_nohuge, N); /* 64 by the pass, 6 by the child's handler */
