@@ -132,6 +132,20 @@ static void *from_cache(size_t size, size_t cap, int zero)
 	return b->addr;
 }
 
+/* Give every cached block back; the number given back. */
+static int flush_cache(void)
+{
+	struct oms_cache_out out = {.n = 0};
+	pthread_mutex_lock(&oms_lock);
+	oms_cache_flush(&out);
+	pthread_mutex_unlock(&oms_lock);
+	int n = out.n;
+	oms_cache_release(&out);
+	return n;
+}
+
+static void *alloc_new(size_t size, size_t cap, size_t align, enum oms_cause *cause, int *err);
+
 void *oms_big_alloc(size_t size, size_t align, int zero)
 {
 	oms_defrag_poke();
@@ -152,18 +166,26 @@ void *oms_big_alloc(size_t size, size_t align, int zero)
 	size_t huge = oms_huge_align(cap); /* a PMD when it gets large folios */
 	if (align < huge)
 		align = huge;
+	enum oms_cause cause;
+	int err;
+	void *p = alloc_new(size, cap, align, &cause, &err);
+	/* Cached blocks hold what a new block may lack: OOMSHIELD_MAX bytes,
+	 * disk, descriptors, address space (RLIMIT_AS, 32 bits).  Give them
+	 * back and try once more; failing, the fallback to the next
+	 * allocator finds the address space free too. */
+	if (!p && flush_cache())
+		p = alloc_new(size, cap, align, &cause, &err);
+	if (!p)
+		oms_stats_fallback(cause, err, size);
+	return p;
+}
+
+static void *alloc_new(size_t size, size_t cap, size_t align, enum oms_cause *causep, int *errp)
+{
 	if (!oms_big_account(cap)) {
-		/* Cached blocks count against OOMSHIELD_MAX: give them back
-		 * before refusing. */
-		struct oms_cache_out out = {.n = 0};
-		pthread_mutex_lock(&oms_lock);
-		oms_cache_flush(&out);
-		pthread_mutex_unlock(&oms_lock);
-		oms_cache_release(&out);
-		if (!oms_big_account(cap)) {
-			oms_stats_fallback(OMS_CAUSE_MAX, 0, size);
-			return NULL;
-		}
+		*causep = OMS_CAUSE_MAX;
+		*errp = 0;
+		return NULL;
 	}
 	struct oms_block tmp = {.fd = -1};
 	char *addr = NULL;
@@ -183,7 +205,7 @@ void *oms_big_alloc(size_t size, size_t align, int zero)
 	}
 	/* Before the block is listed: a give-up that lists it later undoes
 	 * this; one that began before is seen below, under the lock. */
-	int advised = huge && oms_huge_advise(addr, cap), late = 0;
+	int advised = oms_huge_align(cap) && oms_huge_advise(addr, cap), late = 0;
 	pthread_mutex_lock(&oms_lock);
 	struct oms_block *b = oms_block_new();
 	if (b) {
@@ -222,9 +244,12 @@ fail:
 	if (tmp.fd >= 0)
 		oms_os.close(tmp.fd);
 	oms_big_unaccount(cap);
-	oms_stats_fallback(cause, err, size);
+	*causep = cause;
+	*errp = err;
 	return NULL;
 }
+
+static int lock_future; /* MCL_FUTURE seen; read and written under oms_lock */
 
 void oms_big_free(struct oms_block *b)
 {
@@ -234,7 +259,7 @@ void oms_big_free(struct oms_block *b)
 	int kept = 0;
 	pthread_mutex_lock(&oms_lock);
 	/* Decided under the lock: a fork may freeze the block until then. */
-	int cacheable = oms_cfg.cache && b->dev && b->fd >= 0 &&
+	int cacheable = oms_cfg.cache && b->dev && b->fd >= 0 && !lock_future &&
 			!(b->flags & (OMS_BLK_FROZEN | OMS_BLK_NOCACHE | OMS_BLK_OWNTHP));
 	/* Large folios given up: never reuse a block that may still hold them. */
 	if ((b->flags & (OMS_BLK_HUGE | OMS_BLK_WASHUGE)) && !oms_huge_on())
@@ -272,9 +297,19 @@ static void flag_range(const void *addr, size_t len, int flag)
 	pthread_mutex_unlock(&oms_lock);
 }
 
-void oms_big_note_mprotect(const void *addr, size_t len)
+void oms_big_note_own(const void *addr, size_t len)
 {
-	flag_range(addr, len, OMS_BLK_NOCACHE); /* its protection is no longer ours */
+	flag_range(addr, len, OMS_BLK_NOCACHE);
+}
+
+void oms_big_note_lockall(int flags)
+{
+	pthread_mutex_lock(&oms_lock);
+	if (flags & MCL_FUTURE)
+		lock_future = 1;
+	pthread_mutex_unlock(&oms_lock);
+	if (flags & MCL_CURRENT)
+		flag_range(NULL, SIZE_MAX, OMS_BLK_NOCACHE);
 }
 
 void oms_big_note_thp(const void *addr, size_t len)
@@ -285,7 +320,7 @@ void oms_big_note_thp(const void *addr, size_t len)
 int oms_big_zero_range(const void *addr, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr, z = a + len;
-	int hit = 0;
+	int hit = 0, e0 = errno;
 	/* Syscalls under oms_lock, as in realloc: the program names its own
 	 * block, and the lock keeps the fd from being closed and reused by
 	 * another thread's free meanwhile. */
@@ -298,6 +333,10 @@ int oms_big_zero_range(const void *addr, size_t len)
 			e = z;
 		if (s >= e)
 			continue;
+		/* The kernel says whether the range may be dropped at all
+		 * (EINVAL for locked memory: the data must stay). */
+		if (oms_os.madvise((void *)s, e - s, MADV_DONTNEED) < 0 && errno == EINVAL)
+			continue;
 		hit = 1;
 		if (!(b->flags & OMS_BLK_FROZEN) &&
 		    oms_store_punch(b, s - (uintptr_t)b->addr, e - s) == 0)
@@ -307,6 +346,7 @@ int oms_big_zero_range(const void *addr, size_t len)
 		oms_os.mmap((void *)s, e - s, b->prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	}
 	pthread_mutex_unlock(&oms_lock);
+	errno = e0;
 	return hit;
 }
 

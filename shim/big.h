@@ -24,8 +24,14 @@ void oms_big_free(struct oms_block *b);
 /* Resize in place or move; NULL if neither works (b unchanged). */
 void *oms_big_resize(struct oms_block *b, size_t size);
 
-/* The program changed protection inside a block: never cache it. */
-void oms_big_note_mprotect(const void *addr, size_t len);
+/* The program changed a block's protection, locking or mapping flags
+ * (MADV_DONTDUMP, DONTFORK, WIPEONFORK, MERGEABLE): a freed block would
+ * carry them to the next malloc, so it is never cached. */
+void oms_big_note_own(const void *addr, size_t len);
+
+/* mlockall: MCL_CURRENT locks every live block (never cached); after
+ * MCL_FUTURE every new mapping is locked, so nothing is cached again. */
+void oms_big_note_lockall(int flags);
 
 /* The program gave MADV_HUGEPAGE or MADV_NOHUGEPAGE inside a block: its
  * choice stands (huge.c), and the block is never cached. */

@@ -3,9 +3,13 @@
  * Symbols are bound with asm labels because with _FILE_OFFSET_BITS=64 the
  * libc headers rename mmap to mmap64 on 32-bit targets; we must export
  * both, each with the ABI its callers use (32-bit long offset for mmap).
+ * mlock, mlock2 and mlockall are only watched (never cache a locked block).
  * posix_madvise needs no wrapper: glibc turns POSIX_MADV_DONTNEED into a
  * no-op and the other advice values mean the same on our mappings.
  */
+#include "big.h"
+#include "block.h"
+#include "os.h"
 #include "region.h"
 
 #include <stdint.h>
@@ -22,6 +26,9 @@ EXPORT void *oms_x_mremap(void *old, size_t old_len, size_t new_len, int flags, 
 	__asm__("mremap");
 EXPORT int oms_x_madvise(void *addr, size_t len, int advice) __asm__("madvise");
 EXPORT int oms_x_mprotect(void *addr, size_t len, int prot) __asm__("mprotect");
+EXPORT int oms_x_mlock(const void *addr, size_t len) __asm__("mlock");
+EXPORT int oms_x_mlock2(const void *addr, size_t len, unsigned flags) __asm__("mlock2");
+EXPORT int oms_x_mlockall(int flags) __asm__("mlockall");
 
 #include <stdarg.h>
 #include <sys/mman.h>
@@ -61,4 +68,27 @@ int oms_x_madvise(void *addr, size_t len, int advice)
 int oms_x_mprotect(void *addr, size_t len, int prot)
 {
 	return oms_region_mprotect(addr, len, prot);
+}
+
+/* Locking is only watched: a locked block must not be cached (free would
+ * keep it locked for the next malloc, against RLIMIT_MEMLOCK). */
+int oms_x_mlock(const void *addr, size_t len)
+{
+	return oms_x_mlock2(addr, len, 0);
+}
+
+int oms_x_mlock2(const void *addr, size_t len, unsigned flags)
+{
+	int r = oms_sys_mlock2(addr, len, flags);
+	if (oms_live) /* also on failure: the kernel may have locked a part */
+		oms_big_note_own(addr, len);
+	return r;
+}
+
+int oms_x_mlockall(int flags)
+{
+	int r = oms_sys_mlockall(flags);
+	if (r == 0)
+		oms_big_note_lockall(flags);
+	return r;
 }

@@ -72,6 +72,21 @@ int oms_sys_mprotect(void *addr, size_t len, int prot)
 	return (int)syscall(SYS_mprotect, addr, len, prot);
 }
 
+int oms_sys_mlock2(const void *addr, size_t len, unsigned flags)
+{
+#ifdef SYS_mlock2
+	long r = syscall(SYS_mlock2, addr, len, flags);
+	if (r == 0 || errno != ENOSYS || flags)
+		return (int)r;
+#endif
+	return (int)syscall(SYS_mlock, addr, len); /* what glibc's mlock2 falls back to */
+}
+
+int oms_sys_mlockall(int flags)
+{
+	return (int)syscall(SYS_mlockall, flags);
+}
+
 static int fd_high(int fd, unsigned long lim)
 {
 	int floor = lim >= 2 * OMS_FD_FLOOR ? OMS_FD_FLOOR : (int)(lim / 2);

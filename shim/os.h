@@ -65,5 +65,7 @@ int oms_sys_munmap(void *addr, size_t len);
 void *oms_sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
 int oms_sys_madvise(void *addr, size_t len, int advice);
 int oms_sys_mprotect(void *addr, size_t len, int prot);
+int oms_sys_mlock2(const void *addr, size_t len, unsigned flags);
+int oms_sys_mlockall(int flags);
 
 #endif

@@ -35,6 +35,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
@@ -341,6 +344,8 @@ static void forget(uintptr_t a, uintptr_t b, int punch)
 	}
 }
 
+static void keep_fork_advice(const struct piece *p, void *addr, size_t len);
+
 /* Zero [p->start, p->end) the way anonymous memory would read after
  * MADV_DONTNEED: punch the file (shared), or a fresh anonymous mapping
  * (frozen: the file belongs to a relative too). 1 if the piece is gone. */
@@ -356,6 +361,7 @@ static int zero_piece(size_t i)
 	if (oms_sys_mmap((void *)p->start, len, p->prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
 			 -1, 0) == MAP_FAILED)
 		return 0;
+	keep_fork_advice(p, (void *)p->start, len);
 	if (!(p->flags & P_FROZEN))
 		oms_big_unaccount(len); /* the old extent stays allocated: file gone soon */
 	arena_unref(p->ar);
@@ -479,6 +485,9 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 	}
 	if ((advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE) && oms_live)
 		oms_big_note_thp(addr, b - a);
+	if ((advice == MADV_DONTDUMP || advice == MADV_DONTFORK || advice == MADV_WIPEONFORK ||
+	     advice == MADV_MERGEABLE) && oms_live)
+		oms_big_note_own(addr, b - a);
 	if ((advice == MADV_DONTNEED || advice == MADV_FREE) && oms_live &&
 	    oms_big_zero_range(addr, b - a) && advice == MADV_FREE)
 		advice = MADV_DONTNEED; /* the kernel refuses FREE on shared files;
@@ -499,6 +508,15 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 		for (size_t i = first_after(a); i < npieces && pieces[i].start < b;) {
 			struct piece *p = &pieces[i];
 			uintptr_t x = p->start > a ? p->start : a, y = p->end < b ? p->end : b;
+			/* The kernel refuses locked memory (EINVAL): keep it. */
+			int e = errno;
+			if (oms_sys_madvise((void *)x, y - x, MADV_DONTNEED) < 0) {
+				if (errno == EINVAL) {
+					r = -1;
+					break;
+				}
+				errno = e;
+			}
 			if (!(p->flags & P_FROZEN) && punch_fd(p->ar, p->off + (x - p->start), y - x) == 0) {
 				i++;
 				continue;
@@ -583,7 +601,7 @@ int oms_region_mprotect(void *addr, size_t len, int prot)
 		}
 	}
 	if (r == 0 && oms_live)
-		oms_big_note_mprotect(addr, len);
+		oms_big_note_own(addr, len);
 	if (r < 0 || !__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
 		return r;
 	size_t lo, hi;
@@ -695,10 +713,24 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 	uintptr_t a = (uintptr_t)old, ol = page_up(old_len), nl = page_up(new_len);
 	enum oms_cause fb_cause = OMS_CAUSE_OTHER;
 	int fb = 0, fb_err = 0; /* a fallback to anonymous memory, counted after unlocking */
+	/* Requests the kernel refuses whatever the mapping (unaligned, zero
+	 * or overflowing length, bad flags) go to it untouched: the table
+	 * must not be split at an address the kernel never accepts. */
+	int known = MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP;
+	if ((a & (oms_page - 1)) || !nl || nl < new_len || ol < old_len || (flags & ~known) ||
+	    ((flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && !(flags & MREMAP_MAYMOVE)))
+		return oms_sys_mremap(old, old_len, new_len, flags, new_addr);
 	pthread_mutex_lock(&oms_map_lock);
 	size_t i = first_after(a);
 	int ours = i < npieces && pieces[i].start < a + (ol ? ol : 1);
-	if (!ours || !ol || nl < new_len) {
+	if (ours && !ol) {
+		/* old_size 0 duplicates a shared mapping; on the private
+		 * memory the program asked for, the kernel says EINVAL. */
+		pthread_mutex_unlock(&oms_map_lock);
+		errno = EINVAL;
+		return MAP_FAILED;
+	}
+	if (!ours || nl < new_len) {
 		void *r = oms_sys_mremap(old, old_len, new_len, flags, new_addr);
 		if (r != MAP_FAILED && (flags & MREMAP_FIXED))
 			forget((uintptr_t)r, (uintptr_t)r + nl, 1); /* target replaced */
@@ -770,6 +802,18 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 	moved.start = (uintptr_t)r;
 	moved.end = (uintptr_t)r + nl;
 	insert_piece(moved);
+	if (flags & MREMAP_DONTUNMAP) {
+		/* The kernel leaves the old range mapped to the same file
+		 * extent; private memory would be left empty.  Fresh anonymous
+		 * memory there (or, failing that, none) so that it never
+		 * aliases the moved data. */
+		int e = errno;
+		if (oms_sys_mmap(old, ol, moved.prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+		    MAP_FAILED)
+			oms_sys_munmap(old, ol);
+		keep_fork_advice(&moved, old, ol);
+		errno = e;
+	}
 out:
 	pthread_mutex_unlock(&oms_map_lock);
 	if (fb && r != MAP_FAILED) {

@@ -1,7 +1,9 @@
 # Anonymous mmap semantics on 64 MiB redirected mappings: fresh zero pages,
 # partial munmap, mremap (in place, MAYMOVE, shrink, FIXED), madvise
 # (DONTNEED/FREE read zero, DONTFORK, WIPEONFORK), mprotect, MAP_FIXED over
-# ours, fork, mlock, thousands of mappings; pass-through of everything that
+# ours, fork, mlock, thousands of mappings, requests the kernel refuses
+# (unaligned or zero-length mremap), MREMAP_DONTUNMAP, DONTNEED on locked
+# memory, locked or RLIMIT_AS-tight reuse of freed blocks; pass-through of everything that
 # must not be redirected; disk use back to zero.  Also run plain, to prove
 # the test itself holds for ordinary anonymous memory.
 . tests/lib/common.sh

@@ -5,6 +5,7 @@
 #include "oms_test.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -488,6 +489,183 @@ static void t_many(void)
 		CHECK(disk_used() == 0);
 }
 
+/* In a fork child: 0 if [p, p+n) reads zero, else 1. */
+static int child_sees_zero(const char *p, size_t n)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(all_zero(p, n) ? 0 : 1);
+	int st = -1;
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* In a fork child: writes p[0]; 1 if the parent does not see it. */
+static int child_write_private(char *p)
+{
+	char was = p[0];
+	pid_t pid = fork();
+	if (pid == 0) {
+		p[0] = (char)(was + 1);
+		_exit(0);
+	}
+	int st = -1;
+	waitpid(pid, &st, 0);
+	return p[0] == was;
+}
+
+/* Requests the kernel refuses change nothing, not even at the next fork. */
+static void t_mremapbad(void)
+{
+	char *p = anon(M64);
+	fill(p, M64, 41);
+	errno = 0;
+	CHECK(mremap(p + 1, 4096, 4096, 0) == MAP_FAILED && errno == EINVAL);
+	CHECK(mremap(p + 1, 4096, 8192, MREMAP_MAYMOVE) == MAP_FAILED && errno == EINVAL);
+	CHECK(mremap(p, M64, 0, MREMAP_MAYMOVE) == MAP_FAILED && errno == EINVAL);
+	/* old_size 0 duplicates only shared mappings */
+	CHECK(mremap(p, 0, 4096, MREMAP_MAYMOVE) == MAP_FAILED && errno == EINVAL);
+	CHECK(verify(p, M64, 41));
+	CHECK(child_write_private(p));
+	CHECK(child_write_private(p + M64 / 2));
+	CHECK(verify(p, M64, 41));
+	munmap(p, M64);
+}
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+/* MREMAP_DONTUNMAP leaves the old range empty, not an alias of the new. */
+static void t_dontunmap(void)
+{
+	char *p = anon(M64);
+	fill(p, M64, 43);
+	char *q = mremap(p, M64, M64, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
+	if (q == MAP_FAILED && errno == EINVAL) { /* kernel before 5.7 */
+		munmap(p, M64);
+		return;
+	}
+	CHECK(q != MAP_FAILED);
+	want_ours(q, 1);
+	CHECK(verify(q, M64, 43));
+	CHECK(all_zero(p, M64));
+	p[0] = 1;
+	CHECK(verify(q, M64, 43));
+	CHECK(child_write_private(q));
+	munmap(p, M64);
+	CHECK(verify(q, M64, 43));
+	munmap(q, M64);
+}
+
+/* Locked memory: MADV_DONTNEED is refused and the data stays. */
+static void t_lockdontneed(void)
+{
+	char *p = anon(M64);
+	fill(p, M64, 47);
+	if (mlock(p + M64 / 2, MiB) != 0) {
+		printf("lockdontneed: mlock refused (%s), not tested\n", strerror(errno));
+		munmap(p, M64);
+		return;
+	}
+	errno = 0;
+	CHECK(madvise(p + M64 / 2, MiB, MADV_DONTNEED) == -1 && errno == EINVAL);
+	CHECK(verify(p, M64, 47));
+	char *m = malloc(4 * MiB);
+	CHECK(m != NULL);
+	fill(m, 4 * MiB, 53);
+	CHECK(mlock(m + MiB, MiB) == 0);
+	CHECK(madvise(m + MiB, MiB, MADV_DONTNEED) == -1 && errno == EINVAL);
+	CHECK(verify(m, 4 * MiB, 53));
+	CHECK(munlock(m + MiB, MiB) == 0);
+	free(m);
+	munmap(p, M64);
+}
+
+/* A freed locked block is not kept locked for the next malloc.  40 MiB:
+ * no free chunk of glibc's heap is that large, so plain glibc maps and
+ * unmaps it too (a heap chunk would keep its pages locked after free). */
+static void t_lockfree(void)
+{
+	mallopt(M_MMAP_THRESHOLD, (int)MiB); /* glibc's threshold stays put */
+	long before = vm_locked_kib();
+	for (int i = 0; i < 3; i++) {
+		char *m = malloc(40 * MiB);
+		CHECK(m != NULL);
+		memset(m, i, MiB);
+		if (mlock(m, MiB) != 0) {
+			printf("lockfree: mlock refused (%s), not tested\n", strerror(errno));
+			free(m);
+			return;
+		}
+		free(m);
+		CHECK(vm_locked_kib() == before);
+	}
+}
+
+/* WIPEONFORK survives a fork and a MADV_DONTNEED of part of the range. */
+static void t_wipeagain(void)
+{
+	char *p = anon(M64);
+	CHECK(madvise(p, M64, MADV_WIPEONFORK) == 0);
+	fill(p, M64, 59);
+	CHECK(child_sees_zero(p, M64));
+	CHECK(madvise(p + M64 / 4, M64 / 4, MADV_DONTNEED) == 0);
+	CHECK(all_zero(p + M64 / 4, M64 / 4));
+	memset(p + M64 / 4, 7, M64 / 4);
+	CHECK(child_sees_zero(p, M64));
+	CHECK(p[M64 / 4] == 7);
+	CHECK(verify(p + M64 / 2, M64 / 2, 59 + (unsigned)(M64 / 2 / 512)));
+	munmap(p, M64);
+}
+
+static long vm_size_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "VmSize:", 7))
+			kib = atol(line + 7);
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/* Freed blocks kept for reuse never take the address space a new
+ * allocation needs (RLIMIT_AS; the 32-bit case).  In a child: the limit
+ * stays. */
+static void t_aslimit(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		enum { N = 24 };
+		char *m[N];
+		for (int i = 0; i < N; i++) {
+			m[i] = malloc(2 * MiB);
+			if (!m[i])
+				_exit(3);
+			memset(m[i], 1, 4096);
+		}
+		/* 144 MiB beyond what is mapped now; 192 once the 48 are freed */
+		long vm = vm_size_kib();
+		struct rlimit rl = {(rlim_t)vm * 1024 + 144 * MiB, RLIM_INFINITY};
+		if (vm <= 0 || setrlimit(RLIMIT_AS, &rl) != 0)
+			_exit(4);
+		for (int i = 0; i < N; i++)
+			free(m[i]);
+		char *big = malloc(176 * MiB);
+		if (!big)
+			_exit(5);
+		memset(big, 2, 4096);
+		free(big);
+		_exit(0);
+	}
+	int st = -1;
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		printf("aslimit: child status %d\n", st);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct named_test tests[] = {
@@ -495,6 +673,8 @@ int main(int argc, char **argv)
 		{"mremap", t_mremap}, {"mremapmax", t_mremapmax}, {"exec", t_exec}, {"madvise", t_madvise}, {"mprotect", t_mprotect},
 		{"fixed", t_fixed}, {"fork", t_fork}, {"forkfresh", t_forkfresh},
 		{"dontforkmove", t_dontforkmove}, {"mlock", t_mlock}, {"many", t_many},
+		{"mremapbad", t_mremapbad}, {"dontunmap", t_dontunmap}, {"lockdontneed", t_lockdontneed},
+		{"lockfree", t_lockfree}, {"wipeagain", t_wipeagain}, {"aslimit", t_aslimit},
 	};
 	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
 	dir = getenv("OOMSHIELD_DIR");

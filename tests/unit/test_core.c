@@ -1115,7 +1115,7 @@ START_TEST(cache_skips_mprotected_block)
 	oms_cfg.cache = 8 * MiB;
 	char *p = oms_big_alloc(MiB, G, 0);
 	ck_assert_int_eq(mprotect(p, 4096, PROT_READ), 0);
-	oms_big_note_mprotect(p, 4096);
+	oms_big_note_own(p, 4096);
 	oms_big_free(oms_block_find(p));
 	ck_assert_uint_eq(oms_stats.live, 0); /* not kept */
 }
