@@ -75,6 +75,16 @@ static struct {
 
 static pthread_mutex_t fork_mu = PTHREAD_MUTEX_INITIALIZER;
 static int started;      /* the thread was started in this process */
+/* Stopping the thread (oms_defrag_pause): it sleeps on sleep_cv (monotonic
+ * clock) under sleep_mu, which also guards `stop`.  `thr` and `joinable`
+ * are written only by the program thread that spawns or joins it, with
+ * `pausing` held (or in the constructor, the fork child). */
+static pthread_mutex_t sleep_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sleep_cv;
+static int stop;
+static pthread_t thr;
+static int joinable;
+static int pausing;
 /* Fork child: the thread is started by the first large allocation, large
  * free or munmap made at least one interval after the fork
  * (oms_defrag_poke), not in the fork handler.  A child on its way to exec must stay single-threaded:
@@ -672,6 +682,18 @@ static int before(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
+/* 1 if asked to stop. */
+static int sleep_until(const struct timespec *t)
+{
+	int r = 0;
+	pthread_mutex_lock(&sleep_mu);
+	while (!stop && r != ETIMEDOUT)
+		r = pthread_cond_timedwait(&sleep_cv, &sleep_mu, t);
+	r = stop;
+	pthread_mutex_unlock(&sleep_mu);
+	return r;
+}
+
 static void *defrag_main(void *arg)
 {
 	(void)arg;
@@ -692,9 +714,7 @@ static void *defrag_main(void *arg)
 			if (before(&due, &next))
 				next = due;
 		}
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
-			;
-		if (alone())
+		if (sleep_until(&next) || alone())
 			return NULL;
 		oms_advise_tick(); /* first: a compaction below may block for seconds */
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -731,7 +751,8 @@ static int spawn(void)
 	for (int i = 0; i < 3 && e == EINVAL; i++) {
 		if (pthread_attr_init(&a))
 			break;
-		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		/* Joinable, for oms_defrag_pause; a thread that ends by itself
+		 * (main() gone) ends with the process. */
 		if (sizes[i])
 			pthread_attr_setstacksize(&a, sizes[i]);
 		e = pthread_create(&t, &a, defrag_main, NULL);
@@ -742,6 +763,8 @@ static int spawn(void)
 		oms_warn("defrag: cannot start the thread (%s); no defragmentation", errname(e));
 		return -1;
 	}
+	thr = t;
+	__atomic_store_n(&joinable, 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -750,6 +773,11 @@ void oms_defrag_start(void)
 	if (!oms_cfg.defrag || __atomic_exchange_n(&started, 1, __ATOMIC_ACQ_REL))
 		return;
 	oms_defrag_reset();
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the ticks' clock */
+	pthread_cond_init(&sleep_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	/* Map the read buffer here, on the program's thread at start-up, not
 	 * at the first tick: a mapping made by our thread a second later can
 	 * land in a hole the program has just unmapped and means to reuse
@@ -783,6 +811,15 @@ void oms_defrag_atfork_child(void)
 	 * mutex owned by a thread that no longer exists is safest rebuilt. */
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 	fork_mu = fresh;
+	sleep_mu = fresh;
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&sleep_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	stop = 0;
+	joinable = 0; /* no thread of ours in the child */
+	pausing = 0;
 	if (D.lock_fd >= 0)
 		close(D.lock_fd); /* our copy would keep the parent's OFD lock */
 	D.lock_fd = -1;
@@ -805,6 +842,35 @@ void oms_defrag_poke(void)
 	if (spawn() < 0)
 		__atomic_store_n(&started, 0, __ATOMIC_RELEASE);
 	errno = e;
+}
+
+int oms_defrag_pause(void)
+{
+	if (!__atomic_load_n(&joinable, __ATOMIC_ACQUIRE) ||
+	    __atomic_exchange_n(&pausing, 1, __ATOMIC_ACQ_REL))
+		return 0;
+	if (!__atomic_load_n(&joinable, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&pausing, 0, __ATOMIC_RELEASE);
+		return 0;
+	}
+	pthread_mutex_lock(&sleep_mu);
+	stop = 1;
+	pthread_cond_signal(&sleep_cv);
+	pthread_mutex_unlock(&sleep_mu);
+	/* After a tick at most (a compaction may take seconds). */
+	pthread_join(thr, NULL);
+	__atomic_store_n(&joinable, 0, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&sleep_mu);
+	stop = 0;
+	pthread_mutex_unlock(&sleep_mu);
+	return 1;
+}
+
+void oms_defrag_resume(void)
+{
+	if (spawn() < 0)
+		__atomic_store_n(&started, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&pausing, 0, __ATOMIC_RELEASE);
 }
 
 int oms_defrag_stats(char *buf, size_t cap)

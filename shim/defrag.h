@@ -99,4 +99,14 @@ void oms_defrag_atfork_child(void);   /* call after malloc's locks are usable */
 void oms_defrag_poke(void);
 int oms_defrag_stats(char *buf, size_t cap);
 
+/* Around the program's set*id calls (xid.c).  glibc makes every thread
+ * repeat such a call and aborts the process if one thread's fails; ours
+ * would fail where its credentials differ from the caller's (capabilities
+ * are per thread: setpriv raises CAP_SETGID in its own thread only).  So
+ * the thread is stopped and joined first and started again after: 1 if it
+ * was stopped (then call resume), 0 if it was not running or another
+ * thread is already in such a call. */
+int oms_defrag_pause(void);
+void oms_defrag_resume(void);
+
 #endif

@@ -382,7 +382,9 @@ int oms_region_wanted(size_t len, int prot, int flags)
 
 void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	if (!oms_region_wanted(len, prot, flags)) {
+	/* An unaligned offset is refused by the kernel even for anonymous
+	 * memory: let it say so. */
+	if (!oms_region_wanted(len, prot, flags) || (off & (off_t)(oms_page - 1))) {
 		void *p = oms_sys_mmap(addr, len, prot, flags, fd, off);
 		if (p != MAP_FAILED && (flags & MAP_FIXED) &&
 		    __atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE)) {
@@ -713,6 +715,7 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 	uintptr_t a = (uintptr_t)old, ol = page_up(old_len), nl = page_up(new_len);
 	enum oms_cause fb_cause = OMS_CAUSE_OTHER;
 	int fb = 0, fb_err = 0; /* a fallback to anonymous memory, counted after unlocking */
+	int e0 = errno;
 	/* Requests the kernel refuses whatever the mapping (unaligned, zero
 	 * or overflowing length, bad flags) go to it untouched: the table
 	 * must not be split at an address the kernel never accepts. */
@@ -816,11 +819,10 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 	}
 out:
 	pthread_mutex_unlock(&oms_map_lock);
-	if (fb && r != MAP_FAILED) {
-		int e = errno;
+	if (fb && r != MAP_FAILED)
 		oms_stats_fallback(fb_cause, fb_err, nl);
-		errno = e;
-	}
+	if (r != MAP_FAILED)
+		errno = e0; /* a success leaves errno as it was */
 	return r;
 }
 

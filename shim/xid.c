@@ -1,0 +1,96 @@
+/* xid.c - the exported set*id family: thin wrappers that keep the
+ * DefragTick thread out of the program's credential changes.
+ *
+ * glibc runs a set*id call on every thread and aborts the process when one
+ * thread's call fails.  Capabilities are per thread: a program that keeps
+ * them across setresuid (PR_SET_KEEPCAPS) and raises CAP_SETGID again in
+ * its own thread only (setpriv, privilege-dropping daemons) would see our
+ * thread's setresgid fail.  So the thread is stopped and joined before the
+ * call and started again after it, with the new credentials
+ * (oms_defrag_pause/resume).  The real functions come from the next
+ * library, looked up at first use.  No lock of ours is held across the
+ * call; errno is the real call's.
+ */
+#include "defrag.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <grp.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+static void *next_fn(void **slot, const char *name)
+{
+	void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (!f) {
+		f = dlsym(RTLD_NEXT, name);
+		__atomic_store_n(slot, f, __ATOMIC_RELEASE);
+	}
+	return f;
+}
+
+/* Calls the next `name` with the given arguments, the thread paused. */
+#define XID_WRAP(name, call_args) \
+	do {                                                                    \
+		static void *slot;                                              \
+		__typeof__(name) *fn = (__typeof__(name) *)next_fn(&slot, #name);\
+		if (!fn) {                                                      \
+			errno = ENOSYS;                                         \
+			return -1;                                              \
+		}                                                               \
+		int paused_ = oms_defrag_pause();                                \
+		int ret_ = fn call_args;                                         \
+		int e_ = errno;                                                 \
+		if (paused_)                                                    \
+			oms_defrag_resume();                                    \
+		errno = e_;                                                     \
+		return ret_;                                                    \
+	} while (0)
+
+EXPORT int setuid(uid_t u)
+{
+	XID_WRAP(setuid, (u));
+}
+
+EXPORT int setgid(gid_t g)
+{
+	XID_WRAP(setgid, (g));
+}
+
+EXPORT int seteuid(uid_t u)
+{
+	XID_WRAP(seteuid, (u));
+}
+
+EXPORT int setegid(gid_t g)
+{
+	XID_WRAP(setegid, (g));
+}
+
+EXPORT int setreuid(uid_t r, uid_t e)
+{
+	XID_WRAP(setreuid, (r, e));
+}
+
+EXPORT int setregid(gid_t r, gid_t e)
+{
+	XID_WRAP(setregid, (r, e));
+}
+
+EXPORT int setresuid(uid_t r, uid_t e, uid_t s)
+{
+	XID_WRAP(setresuid, (r, e, s));
+}
+
+EXPORT int setresgid(gid_t r, gid_t e, gid_t s)
+{
+	XID_WRAP(setresgid, (r, e, s));
+}
+
+EXPORT int setgroups(size_t n, const gid_t *list)
+{
+	XID_WRAP(setgroups, (n, list));
+}
