@@ -297,6 +297,22 @@ static void flag_range(const void *addr, size_t len, int flag)
 	pthread_mutex_unlock(&oms_lock);
 }
 
+void oms_big_note_dump(const void *addr, size_t len, int on)
+{
+	if (on) {
+		flag_range(addr, len, OMS_BLK_DONTDUMP | OMS_BLK_NOCACHE);
+		return;
+	}
+	/* DODUMP over the whole block takes the mark off; over a part, the
+	 * rest may still be DONTDUMP: keep it. */
+	uintptr_t a = (uintptr_t)addr, z = a + len;
+	pthread_mutex_lock(&oms_lock);
+	for (struct oms_block *b = oms_live; b; b = b->next)
+		if (a <= (uintptr_t)b->addr && (uintptr_t)b->addr + b->cap <= z)
+			b->flags &= ~OMS_BLK_DONTDUMP;
+	pthread_mutex_unlock(&oms_lock);
+}
+
 void oms_big_note_own(const void *addr, size_t len)
 {
 	flag_range(addr, len, OMS_BLK_NOCACHE);
@@ -601,6 +617,8 @@ static int remap_over(struct oms_block *b, int flags, int fd)
 	if (oms_remap_over(b->addr, b->cap, b->prot, flags, fd, 0) < 0)
 		return -1;
 	apply_prots(&p, b->prot);
+	if (b->flags & OMS_BLK_DONTDUMP) /* a new mapping: flags are not carried */
+		oms_os.madvise(b->addr, b->cap, MADV_DONTDUMP);
 	return 0;
 }
 

@@ -33,6 +33,9 @@ void oms_big_note_own(const void *addr, size_t len);
  * MCL_FUTURE every new mapping is locked, so nothing is cached again. */
 void oms_big_note_lockall(int flags);
 
+/* MADV_DONTDUMP (on = 1) or MADV_DODUMP over [addr, addr+len). */
+void oms_big_note_dump(const void *addr, size_t len, int on);
+
 /* The program gave MADV_HUGEPAGE or MADV_NOHUGEPAGE inside a block: its
  * choice stands (huge.c), and the block is never cached. */
 void oms_big_note_thp(const void *addr, size_t len);

@@ -40,6 +40,10 @@ enum oms_block_flags {
 	                        it back */
 	OMS_BLK_WASHUGE = 16, /* huge.c took it back: its large folios may not
 	                         be split yet, so it is not cached */
+	OMS_BLK_DONTDUMP = 32, /* the program gave MADV_DONTDUMP somewhere in
+	                          it: the fork remap gives it to the whole block
+	                          again (more left out of a core dump, never
+	                          less) */
 };
 
 struct oms_block {

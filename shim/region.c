@@ -46,7 +46,7 @@
 #define MADV_KEEPONFORK 19
 #endif
 
-enum { P_FROZEN = 1, P_DONTFORK = 2, P_WIPE = 4 };
+enum { P_FROZEN = 1, P_DONTFORK = 2, P_WIPE = 4, P_DONTDUMP = 8 };
 
 struct ext { uint64_t off, len; };
 
@@ -346,6 +346,14 @@ static void forget(uintptr_t a, uintptr_t b, int punch)
 
 static void keep_fork_advice(const struct piece *p, void *addr, size_t len);
 
+/* After a remap of p: MADV_DONTDUMP again (a new mapping does not carry
+ * it, and the program marked that memory to stay out of core dumps). */
+static void redump(const struct piece *p)
+{
+	if (p->flags & P_DONTDUMP)
+		oms_sys_madvise((void *)p->start, p->end - p->start, MADV_DONTDUMP);
+}
+
 /* Zero [p->start, p->end) the way anonymous memory would read after
  * MADV_DONTNEED: punch the file (shared), or a fresh anonymous mapping
  * (frozen: the file belongs to a relative too). 1 if the piece is gone. */
@@ -487,9 +495,11 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 	}
 	if ((advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE) && oms_live)
 		oms_big_note_thp(addr, b - a);
-	if ((advice == MADV_DONTDUMP || advice == MADV_DONTFORK || advice == MADV_WIPEONFORK ||
-	     advice == MADV_MERGEABLE) && oms_live)
+	if ((advice == MADV_DONTFORK || advice == MADV_WIPEONFORK || advice == MADV_MERGEABLE) &&
+	    oms_live)
 		oms_big_note_own(addr, b - a);
+	if ((advice == MADV_DONTDUMP || advice == MADV_DODUMP) && oms_live)
+		oms_big_note_dump(addr, b - a, advice == MADV_DONTDUMP);
 	if ((advice == MADV_DONTNEED || advice == MADV_FREE) && oms_live &&
 	    oms_big_zero_range(addr, b - a) && advice == MADV_FREE)
 		advice = MADV_DONTNEED; /* the kernel refuses FREE on shared files;
@@ -537,6 +547,18 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 								  : (pieces[i].flags & ~P_DONTFORK);
 		coalesce(lo, hi);
 		break;
+	case MADV_DONTDUMP:
+	case MADV_DODUMP:
+		/* Kept in the table: a remap (fork, relocation) makes a new
+		 * mapping, which would not carry it. */
+		if ((r = oms_sys_madvise(addr, len, advice)) < 0)
+			break;
+		span(a, b, &lo, &hi);
+		for (size_t i = lo; i < hi; i++)
+			pieces[i].flags = advice == MADV_DONTDUMP ? (pieces[i].flags | P_DONTDUMP)
+								  : (pieces[i].flags & ~P_DONTDUMP);
+		coalesce(lo, hi);
+		break;
 	case MADV_WIPEONFORK:
 	case MADV_KEEPONFORK:
 		/* The kernel allows these on private anonymous memory only;
@@ -564,6 +586,8 @@ static void keep_fork_advice(const struct piece *p, void *addr, size_t len)
 		oms_sys_madvise(addr, len, MADV_DONTFORK);
 	if (p->flags & P_WIPE)
 		oms_sys_madvise(addr, len, MADV_WIPEONFORK);
+	if (p->flags & P_DONTDUMP)
+		oms_sys_madvise(addr, len, MADV_DONTDUMP);
 }
 
 /* Our pieces inside [a, b) become anonymous memory (see oms_big_demote). */
@@ -660,6 +684,7 @@ static int relocate(struct piece *p, uint64_t room)
 	 * be given again, or a child would share this file with us. */
 	if (p->flags & P_DONTFORK)
 		oms_sys_madvise((void *)p->start, len, MADV_DONTFORK);
+	redump(p);
 	if (p->flags & P_FROZEN) {
 		p->flags &= ~P_FROZEN; /* the relative keeps the old file */
 		oms_big_account(len);
@@ -862,6 +887,7 @@ void oms_region_fork_prepare(void)
 		if (arena_fd_ok(p->ar) &&
 		    oms_remap_over((void *)p->start, len, p->prot, MAP_PRIVATE, p->ar->fd,
 				   (off_t)p->off) == 0) {
+			redump(p);
 			p->flags |= P_FROZEN;
 			oms_big_unaccount(len);
 			p->ar->retired = 1;
@@ -901,9 +927,10 @@ static void after_fork(int child)
 			delete_piece(i);
 			continue;
 		}
-		if (child && p->ar == cur && cur_clone >= 0)
-			oms_remap_over((void *)p->start, len, p->prot, MAP_SHARED, cur_clone,
-				       (off_t)p->off);
+		if (child && p->ar == cur && cur_clone >= 0 &&
+		    oms_remap_over((void *)p->start, len, p->prot, MAP_SHARED, cur_clone,
+				   (off_t)p->off) == 0)
+			redump(p);
 		if (p->snap) {
 			if (child)
 				oms_sys_mremap(p->snap, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
@@ -912,6 +939,7 @@ static void after_fork(int child)
 				oms_sys_munmap(p->snap, len);
 			p->snap = NULL;
 			if (child) { /* now plain anonymous memory */
+				redump(p);
 				oms_big_unaccount(len);
 				arena_unref(p->ar);
 				delete_piece(i);

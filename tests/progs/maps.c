@@ -617,6 +617,49 @@ static void t_wipeagain(void)
 	munmap(p, M64);
 }
 
+/* 1 if the smaps entry holding p has VmFlags "dd" (MADV_DONTDUMP). */
+static int dontdump(const void *p)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[1024];
+	int in = 0, dd = -1;
+	while (f && dd < 0 && fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+			in = lo <= (uintptr_t)p && (uintptr_t)p < hi;
+		else if (in && !strncmp(line, "VmFlags:", 8))
+			dd = strstr(line, " dd") != NULL;
+	}
+	if (f)
+		fclose(f);
+	return dd == 1;
+}
+
+/* MADV_DONTDUMP stays through a fork (the shim's fork remap makes new
+ * mappings), on mmap memory and on a malloc block. */
+static void t_dontdump(void)
+{
+	char *p = anon(M64);
+	fill(p, M64, 61);
+	void *mv = NULL;
+	CHECK(posix_memalign(&mv, 4096, 8 * MiB) == 0); /* madvise wants pages */
+	char *m = mv;
+	fill(m, 8 * MiB, 67);
+	CHECK(madvise(p + M64 / 2, M64 / 2, MADV_DONTDUMP) == 0);
+	CHECK(madvise(m, 8 * MiB, MADV_DONTDUMP) == 0);
+	CHECK(dontdump(p + M64 / 2) && !dontdump(p));
+	CHECK(dontdump(m));
+	CHECK(child_write_private(p));
+	CHECK(dontdump(p + M64 / 2) && dontdump(p + M64 - 1) && !dontdump(p));
+	CHECK(dontdump(m) && dontdump(m + 8 * MiB - 1));
+	CHECK(madvise(p + M64 / 2, M64 / 2, MADV_DODUMP) == 0);
+	CHECK(child_write_private(p));
+	CHECK(!dontdump(p + M64 / 2));
+	CHECK(verify(p, M64, 61));
+	free(m);
+	munmap(p, M64);
+}
+
 static long vm_size_kib(void)
 {
 	FILE *f = fopen("/proc/self/status", "r");
@@ -675,6 +718,7 @@ int main(int argc, char **argv)
 		{"dontforkmove", t_dontforkmove}, {"mlock", t_mlock}, {"many", t_many},
 		{"mremapbad", t_mremapbad}, {"dontunmap", t_dontunmap}, {"lockdontneed", t_lockdontneed},
 		{"lockfree", t_lockfree}, {"wipeagain", t_wipeagain}, {"aslimit", t_aslimit},
+		{"dontdump", t_dontdump},
 	};
 	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
 	dir = getenv("OOMSHIELD_DIR");
