@@ -415,18 +415,24 @@ static void t_dontforkmove(void)
 	munmap(q, M64);
 }
 
-/* VmLck of /proc/self/status, in KiB (-1 if unreadable). */
-static long vm_locked_kib(void)
+/* A "Vm...:" field of /proc/self/status, in KiB (-1 if unreadable). */
+static long status_kib(const char *field)
 {
 	FILE *f = fopen("/proc/self/status", "r");
 	char line[256];
 	long kib = -1;
+	size_t n = strlen(field);
 	while (f && fgets(line, sizeof line, f))
-		if (!strncmp(line, "VmLck:", 6))
-			kib = atol(line + 6);
+		if (!strncmp(line, field, n))
+			kib = atol(line + n);
 	if (f)
 		fclose(f);
 	return kib;
+}
+
+static long vm_locked_kib(void)
+{
+	return status_kib("VmLck:");
 }
 
 static void t_mlock(void)
@@ -660,19 +666,6 @@ static void t_dontdump(void)
 	munmap(p, M64);
 }
 
-static long vm_size_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kib = -1;
-	while (f && fgets(line, sizeof line, f))
-		if (!strncmp(line, "VmSize:", 7))
-			kib = atol(line + 7);
-	if (f)
-		fclose(f);
-	return kib;
-}
-
 /* Freed blocks kept for reuse never take the address space a new
  * allocation needs (RLIMIT_AS; the 32-bit case).  In a child: the limit
  * stays. */
@@ -689,7 +682,7 @@ static void t_aslimit(void)
 			memset(m[i], 1, 4096);
 		}
 		/* 144 MiB beyond what is mapped now; 192 once the 48 are freed */
-		long vm = vm_size_kib();
+		long vm = status_kib("VmSize:");
 		struct rlimit rl = {(rlim_t)vm * 1024 + 144 * MiB, RLIM_INFINITY};
 		if (vm <= 0 || setrlimit(RLIMIT_AS, &rl) != 0)
 			_exit(4);
