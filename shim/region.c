@@ -486,6 +486,16 @@ static int advise_gaps(uintptr_t a, uintptr_t b, int advice)
 	return r;
 }
 
+/* Set (on) or clear `flag` on our pieces inside [a, b). */
+static void mark(uintptr_t a, uintptr_t b, int flag, int on)
+{
+	size_t lo, hi;
+	span(a, b, &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
+		pieces[i].flags = on ? (pieces[i].flags | flag) : (pieces[i].flags & ~flag);
+	coalesce(lo, hi);
+}
+
 int oms_region_madvise(void *addr, size_t len, int advice)
 {
 	uintptr_t a = (uintptr_t)addr, b = a + page_up(len);
@@ -537,39 +547,24 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 			i = zero_piece(lo) ? lo : lo + 1;
 		}
 		break;
+	/* Kept in the table: a remap (fork, relocation) makes a new mapping,
+	 * which would not carry them. */
 	case MADV_DONTFORK:
 	case MADV_DOFORK:
-		if ((r = oms_sys_madvise(addr, len, advice)) < 0)
-			break;
-		span(a, b, &lo, &hi);
-		for (size_t i = lo; i < hi; i++)
-			pieces[i].flags = advice == MADV_DONTFORK ? (pieces[i].flags | P_DONTFORK)
-								  : (pieces[i].flags & ~P_DONTFORK);
-		coalesce(lo, hi);
+		if ((r = oms_sys_madvise(addr, len, advice)) == 0)
+			mark(a, b, P_DONTFORK, advice == MADV_DONTFORK);
 		break;
 	case MADV_DONTDUMP:
 	case MADV_DODUMP:
-		/* Kept in the table: a remap (fork, relocation) makes a new
-		 * mapping, which would not carry it. */
-		if ((r = oms_sys_madvise(addr, len, advice)) < 0)
-			break;
-		span(a, b, &lo, &hi);
-		for (size_t i = lo; i < hi; i++)
-			pieces[i].flags = advice == MADV_DONTDUMP ? (pieces[i].flags | P_DONTDUMP)
-								  : (pieces[i].flags & ~P_DONTDUMP);
-		coalesce(lo, hi);
+		if ((r = oms_sys_madvise(addr, len, advice)) == 0)
+			mark(a, b, P_DONTDUMP, advice == MADV_DONTDUMP);
 		break;
 	case MADV_WIPEONFORK:
 	case MADV_KEEPONFORK:
 		/* The kernel allows these on private anonymous memory only;
 		 * for ours the fork handler does the wiping. */
-		if ((r = advise_gaps(a, b, advice)) < 0)
-			break;
-		span(a, b, &lo, &hi);
-		for (size_t i = lo; i < hi; i++)
-			pieces[i].flags = advice == MADV_WIPEONFORK ? (pieces[i].flags | P_WIPE)
-								    : (pieces[i].flags & ~P_WIPE);
-		coalesce(lo, hi);
+		if ((r = advise_gaps(a, b, advice)) == 0)
+			mark(a, b, P_WIPE, advice == MADV_WIPEONFORK);
 		break;
 	default:
 		r = oms_sys_madvise(addr, len, advice);
