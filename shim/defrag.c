@@ -866,6 +866,22 @@ int oms_defrag_pause(void)
 	return 1;
 }
 
+void oms_defrag_stop(void)
+{
+	if (!__atomic_load_n(&joinable, __ATOMIC_ACQUIRE) ||
+	    __atomic_exchange_n(&pausing, 1, __ATOMIC_ACQ_REL))
+		return; /* pausing stays set: no restart from here on */
+	pthread_mutex_lock(&sleep_mu);
+	stop = 1;
+	pthread_cond_signal(&sleep_cv);
+	pthread_mutex_unlock(&sleep_mu);
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	add_ms(&t, 200);
+	if (pthread_timedjoin_np(thr, NULL, &t) == 0)
+		__atomic_store_n(&joinable, 0, __ATOMIC_RELEASE);
+}
+
 void oms_defrag_resume(void)
 {
 	if (spawn() < 0)

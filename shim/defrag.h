@@ -109,4 +109,10 @@ int oms_defrag_stats(char *buf, size_t cap);
 int oms_defrag_pause(void);
 void oms_defrag_resume(void);
 
+/* At exit (init.c's destructor): stop the thread and reap it, so that
+ * nothing of ours outlives the program's own exit (a checker such as
+ * valgrind counts an unreaped thread's TLS as possibly lost).  Waits
+ * 200 ms at most: an action under way may block for seconds. */
+void oms_defrag_stop(void);
+
 #endif

@@ -27,6 +27,7 @@ void oms_defrag_atfork_prepare(void) __attribute__((weak));
 void oms_defrag_atfork_parent(void) __attribute__((weak));
 void oms_defrag_atfork_child(void) __attribute__((weak));
 int oms_defrag_started(void) __attribute__((weak));
+void oms_defrag_stop(void) __attribute__((weak));
 
 static void prepare(void)
 {
@@ -74,5 +75,7 @@ __attribute__((constructor)) static void oms_ctor(void)
 
 __attribute__((destructor)) static void oms_dtor(void)
 {
+	if (oms_defrag_stop)
+		oms_defrag_stop();
 	oms_stats_print();
 }
