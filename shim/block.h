@@ -6,10 +6,13 @@
  *                         the mmap-family syscalls run under it)
  *   3. oms_lock          (block.c: registry writes, descriptor slab, live
  *                         list, byte accounting, stats)
+ *   defrag.c's sleep_mu is a leaf: it guards only the thread's sleep and
+ *   its stop flag, and nothing else is taken under it.
  * The small-allocation path takes no lock at all.  No syscall is made under
  * oms_lock except in the fork handlers (the process is quiescing anyway),
- * in realloc of a file-backed block (the caller owns that block; only
- * other large operations wait), and in huge.c's give-up, once per process,
+ * in realloc and in MADV_DONTNEED/MADV_FREE of a file-backed block (the
+ * caller owns that block; only other large operations wait), and in
+ * huge.c's give-up, once per process,
  * a MADV_NOHUGEPAGE per block (a flag change, so that no block can be
  * freed, moved or re-advised in between).  Nothing under oms_lock calls
  * the next allocator or logs.
