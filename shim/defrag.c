@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/kcmp.h>
 
 #define MAX_WATCH 64
@@ -76,15 +77,18 @@ static struct {
 static pthread_mutex_t fork_mu = PTHREAD_MUTEX_INITIALIZER;
 static int started;      /* the thread was started in this process */
 /* Stopping the thread (oms_defrag_pause): it sleeps on sleep_cv (monotonic
- * clock) under sleep_mu, which also guards `stop`.  `thr` and `joinable`
- * are written only by the program thread that spawns or joins it, with
- * `pausing` held (or in the constructor, the fork child). */
+ * clock) under sleep_mu, which also guards `stop`.  `thr`, `thr_pid` and
+ * `joinable` are written by the program thread that spawns or joins it,
+ * under pause_mu (or in the constructor); `thr_tid` by the thread itself.
+ * pause_mu is a leaf too, held across a set*id call; the fork child
+ * rebuilds it. */
 static pthread_mutex_t sleep_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t pause_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sleep_cv;
 static int stop;
 static pthread_t thr;
+static pid_t thr_pid, thr_tid;
 static int joinable;
-static int pausing;
 /* Fork child: the thread is started by the first large allocation, large
  * free or munmap made at least one interval after the fork
  * (oms_defrag_poke), not in the fork handler.  A child on its way to exec must stay single-threaded:
@@ -699,6 +703,7 @@ static void *defrag_main(void *arg)
 	(void)arg;
 	pthread_setname_np(pthread_self(), OMS_DEFRAG_THREAD_NAME);
 	alone_init();
+	__atomic_store_n(&thr_tid, me.tid, __ATOMIC_RELEASE);
 	struct timespec next, due, now;
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	due = next;
@@ -763,7 +768,12 @@ static int spawn(void)
 		oms_warn("defrag: cannot start the thread (%s); no defragmentation", errname(e));
 		return -1;
 	}
+	/* Named here too, so that it carries its name from the moment
+	 * pthread_create returns (the program may look right away). */
+	pthread_setname_np(t, OMS_DEFRAG_THREAD_NAME);
 	thr = t;
+	__atomic_store_n(&thr_pid, getpid(), __ATOMIC_RELEASE);
+	__atomic_store_n(&thr_tid, 0, __ATOMIC_RELEASE); /* until it says */
 	__atomic_store_n(&joinable, 1, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -812,6 +822,7 @@ void oms_defrag_atfork_child(void)
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 	fork_mu = fresh;
 	sleep_mu = fresh;
+	pause_mu = fresh;
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -819,7 +830,6 @@ void oms_defrag_atfork_child(void)
 	pthread_condattr_destroy(&ca);
 	stop = 0;
 	joinable = 0; /* no thread of ours in the child */
-	pausing = 0;
 	if (D.lock_fd >= 0)
 		close(D.lock_fd); /* our copy would keep the parent's OFD lock */
 	D.lock_fd = -1;
@@ -839,38 +849,72 @@ void oms_defrag_poke(void)
 	    !__atomic_exchange_n(&deferred, 0, __ATOMIC_ACQ_REL))
 		return;
 	int e = errno;
+	if (pthread_mutex_trylock(&pause_mu)) { /* a set*id call: next time */
+		__atomic_store_n(&deferred, 1, __ATOMIC_RELEASE);
+		return;
+	}
 	if (spawn() < 0)
 		__atomic_store_n(&started, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&pause_mu);
 	errno = e;
+}
+
+/* 1 if our thread's capabilities are those of the calling thread: it
+ * then fails a set*id call exactly when the caller does. */
+static int same_caps(pid_t tid)
+{
+	struct __user_cap_header_struct h[2] = {{_LINUX_CAPABILITY_VERSION_3, 0},
+						{_LINUX_CAPABILITY_VERSION_3, tid}};
+	struct __user_cap_data_struct mine[2], its[2];
+	return tid > 0 && syscall(SYS_capget, &h[0], mine) == 0 &&
+	       syscall(SYS_capget, &h[1], its) == 0 && !memcmp(mine, its, sizeof mine);
 }
 
 int oms_defrag_pause(void)
 {
+	/* A vfork child shares our memory but not our thread: hands off. */
 	if (!__atomic_load_n(&joinable, __ATOMIC_ACQUIRE) ||
-	    __atomic_exchange_n(&pausing, 1, __ATOMIC_ACQ_REL))
-		return 0;
-	if (!__atomic_load_n(&joinable, __ATOMIC_ACQUIRE)) {
-		__atomic_store_n(&pausing, 0, __ATOMIC_RELEASE);
-		return 0;
+	    getpid() != __atomic_load_n(&thr_pid, __ATOMIC_ACQUIRE))
+		return -1;
+	int e = errno;
+	pthread_mutex_lock(&pause_mu);
+	pid_t tid = __atomic_load_n(&thr_tid, __ATOMIC_ACQUIRE);
+	int r = 0;
+	/* The common case (root switching euid per request): same
+	 * capabilities everywhere, nothing to stop.  Two capget calls. */
+	if (__atomic_load_n(&joinable, __ATOMIC_ACQUIRE) && !same_caps(tid)) {
+		pthread_mutex_lock(&sleep_mu);
+		stop = 1;
+		pthread_cond_signal(&sleep_cv);
+		pthread_mutex_unlock(&sleep_mu);
+		/* After a tick at most (a compaction may take seconds). */
+		pthread_join(thr, NULL);
+		__atomic_store_n(&joinable, 0, __ATOMIC_RELEASE);
+		pthread_mutex_lock(&sleep_mu);
+		stop = 0;
+		pthread_mutex_unlock(&sleep_mu);
+		r = 1;
 	}
-	pthread_mutex_lock(&sleep_mu);
-	stop = 1;
-	pthread_cond_signal(&sleep_cv);
-	pthread_mutex_unlock(&sleep_mu);
-	/* After a tick at most (a compaction may take seconds). */
-	pthread_join(thr, NULL);
-	__atomic_store_n(&joinable, 0, __ATOMIC_RELEASE);
-	pthread_mutex_lock(&sleep_mu);
-	stop = 0;
-	pthread_mutex_unlock(&sleep_mu);
-	return 1;
+	errno = e;
+	return r;
+}
+
+void oms_defrag_resume(int paused)
+{
+	if (paused < 0)
+		return;
+	int e = errno;
+	if (paused && spawn() < 0)
+		__atomic_store_n(&started, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&pause_mu);
+	errno = e;
 }
 
 void oms_defrag_stop(void)
 {
 	if (!__atomic_load_n(&joinable, __ATOMIC_ACQUIRE) ||
-	    __atomic_exchange_n(&pausing, 1, __ATOMIC_ACQ_REL))
-		return; /* pausing stays set: no restart from here on */
+	    getpid() != __atomic_load_n(&thr_pid, __ATOMIC_ACQUIRE) || pthread_mutex_trylock(&pause_mu))
+		return; /* pause_mu stays held: no restart from here on */
 	pthread_mutex_lock(&sleep_mu);
 	stop = 1;
 	pthread_cond_signal(&sleep_cv);
@@ -880,13 +924,6 @@ void oms_defrag_stop(void)
 	add_ms(&t, 200);
 	if (pthread_timedjoin_np(thr, NULL, &t) == 0)
 		__atomic_store_n(&joinable, 0, __ATOMIC_RELEASE);
-}
-
-void oms_defrag_resume(void)
-{
-	if (spawn() < 0)
-		__atomic_store_n(&started, 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&pausing, 0, __ATOMIC_RELEASE);
 }
 
 int oms_defrag_stats(char *buf, size_t cap)

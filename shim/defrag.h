@@ -103,11 +103,14 @@ int oms_defrag_stats(char *buf, size_t cap);
  * repeat such a call and aborts the process if one thread's fails; ours
  * would fail where its credentials differ from the caller's (capabilities
  * are per thread: setpriv raises CAP_SETGID in its own thread only).  So
- * the thread is stopped and joined first and started again after: 1 if it
- * was stopped (then call resume), 0 if it was not running or another
- * thread is already in such a call. */
+ * the thread is stopped and joined first and started again after - unless
+ * its capabilities are the caller's (then its call fails only when the
+ * caller's does).  pause returns -1 (not ours to touch: no thread, or a
+ * vfork child), 0 (nothing stopped) or 1 (stopped); pass that to resume,
+ * which restarts the thread after 1.  From pause to resume, other set*id
+ * calls and a deferred start wait (pause_mu). */
 int oms_defrag_pause(void);
-void oms_defrag_resume(void);
+void oms_defrag_resume(int paused);
 
 /* At exit (init.c's destructor): stop the thread and reap it, so that
  * nothing of ours outlives the program's own exit (a checker such as

@@ -76,8 +76,12 @@ int oms_sys_mlock2(const void *addr, size_t len, unsigned flags)
 {
 #ifdef SYS_mlock2
 	long r = syscall(SYS_mlock2, addr, len, flags);
-	if (r == 0 || errno != ENOSYS || flags)
+	if (r == 0 || errno != ENOSYS)
 		return (int)r;
+	if (flags) { /* as glibc says without mlock2 */
+		errno = EINVAL;
+		return -1;
+	}
 #endif
 	return (int)syscall(SYS_mlock, addr, len); /* what glibc's mlock2 falls back to */
 }

@@ -740,15 +740,18 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 	 * or overflowing length, bad flags) go to it untouched: the table
 	 * must not be split at an address the kernel never accepts. */
 	int known = MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP;
-	if ((a & (oms_page - 1)) || !nl || nl < new_len || ol < old_len || (flags & ~known) ||
-	    ((flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && !(flags & MREMAP_MAYMOVE)))
+	if ((a & (oms_page - 1)) || !nl || nl < new_len || (flags & ~known) ||
+	    ((flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && !(flags & MREMAP_MAYMOVE)) ||
+	    ((flags & MREMAP_DONTUNMAP) && ol != nl) ||
+	    ((flags & MREMAP_FIXED) && ((uintptr_t)new_addr & (oms_page - 1))))
 		return oms_sys_mremap(old, old_len, new_len, flags, new_addr);
 	pthread_mutex_lock(&oms_map_lock);
 	size_t i = first_after(a);
 	int ours = i < npieces && pieces[i].start < a + (ol ? ol : 1);
-	if (ours && !ol) {
-		/* old_size 0 duplicates a shared mapping; on the private
-		 * memory the program asked for, the kernel says EINVAL. */
+	if (ours && (!ol || ol < old_len)) {
+		/* old_size 0 duplicates a shared mapping (an old_size that
+		 * rounds up past the top wraps to 0 in the kernel too); on the
+		 * private memory the program asked for, the kernel says EINVAL. */
 		pthread_mutex_unlock(&oms_map_lock);
 		errno = EINVAL;
 		return MAP_FAILED;

@@ -16,6 +16,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <grp.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -41,11 +42,14 @@ static void *next_fn(void **slot, const char *name)
 			errno = ENOSYS;                                         \
 			return -1;                                              \
 		}                                                               \
-		int paused_ = oms_defrag_pause();                                \
-		int ret_ = fn call_args;                                         \
+		int cs_;                                                        \
+		/* not a cancellation point, as glibc's own is not */          \
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs_);           \
+		int paused_ = oms_defrag_pause();                               \
+		int ret_ = fn call_args;                                        \
 		int e_ = errno;                                                 \
-		if (paused_)                                                    \
-			oms_defrag_resume();                                    \
+		oms_defrag_resume(paused_);                                     \
+		pthread_setcancelstate(cs_, NULL);                              \
 		errno = e_;                                                     \
 		return ret_;                                                    \
 	} while (0)
@@ -93,4 +97,10 @@ EXPORT int setresgid(gid_t r, gid_t e, gid_t s)
 EXPORT int setgroups(size_t n, const gid_t *list)
 {
 	XID_WRAP(setgroups, (n, list));
+}
+
+/* glibc's initgroups calls its own setgroups, not ours. */
+EXPORT int initgroups(const char *user, gid_t group)
+{
+	XID_WRAP(initgroups, (user, group));
 }

@@ -530,6 +530,7 @@ static void t_mremapbad(void)
 	CHECK(mremap(p, M64, 0, MREMAP_MAYMOVE) == MAP_FAILED && errno == EINVAL);
 	/* old_size 0 duplicates only shared mappings */
 	CHECK(mremap(p, 0, 4096, MREMAP_MAYMOVE) == MAP_FAILED && errno == EINVAL);
+	CHECK(mremap(p, SIZE_MAX, 4096, MREMAP_MAYMOVE) == MAP_FAILED && errno == EINVAL);
 	CHECK(verify(p, M64, 41));
 	CHECK(child_write_private(p));
 	CHECK(child_write_private(p + M64 / 2));
