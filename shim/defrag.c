@@ -691,7 +691,7 @@ static int sleep_until(const struct timespec *t)
 {
 	int r = 0;
 	pthread_mutex_lock(&sleep_mu);
-	while (!stop && r != ETIMEDOUT)
+	while (!stop && r == 0) /* 0: woken early; ETIMEDOUT (or an error): go */
 		r = pthread_cond_timedwait(&sleep_cv, &sleep_mu, t);
 	r = stop;
 	pthread_mutex_unlock(&sleep_mu);
@@ -747,6 +747,7 @@ static int spawn(void)
 	long min = sysconf(_SC_THREAD_STACK_MIN);
 	if (min > 0 && (size_t)min > sizes[0])
 		sizes[0] = (size_t)min;
+	__atomic_store_n(&thr_tid, 0, __ATOMIC_RELEASE); /* until the new one says */
 	/* The thread inherits a full mask: it never takes a signal meant for
 	 * the program (signalfd, sigwait).  The caller's mask is restored. */
 	sigfillset(&all);
@@ -773,7 +774,6 @@ static int spawn(void)
 	pthread_setname_np(t, OMS_DEFRAG_THREAD_NAME);
 	thr = t;
 	__atomic_store_n(&thr_pid, getpid(), __ATOMIC_RELEASE);
-	__atomic_store_n(&thr_tid, 0, __ATOMIC_RELEASE); /* until it says */
 	__atomic_store_n(&joinable, 1, __ATOMIC_RELEASE);
 	return 0;
 }

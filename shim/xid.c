@@ -5,11 +5,13 @@
  * thread's call fails.  Capabilities are per thread: a program that keeps
  * them across setresuid (PR_SET_KEEPCAPS) and raises CAP_SETGID again in
  * its own thread only (setpriv, privilege-dropping daemons) would see our
- * thread's setresgid fail.  So the thread is stopped and joined before the
+ * thread's setresgid fail.  So, when the calling thread's capabilities
+ * differ from our thread's, the thread is stopped and joined before the
  * call and started again after it, with the new credentials
  * (oms_defrag_pause/resume).  The real functions come from the next
- * library, looked up at first use.  No lock of ours is held across the
- * call; errno is the real call's.
+ * library, looked up at first use.  Only defrag.c's pause_mu (a leaf) is
+ * held across the call, so that two such calls do not interleave; errno
+ * is the real call's.
  */
 #include "defrag.h"
 
