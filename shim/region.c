@@ -67,7 +67,10 @@ struct piece {
 	void *snap;            /* fork: anonymous copy when the fd is lost */
 };
 
-#define MAX_ARENAS 32
+/* Each fork without reflink retires the current arena while frozen pieces
+ * still use it, so a program that keeps its memory and forks often needs
+ * one arena per fork; the descriptor budget (os.c) bounds them too. */
+#define MAX_ARENAS 256
 static struct arena arenas[MAX_ARENAS];
 static struct arena *cur;
 static int cur_clone = -1; /* fork: reflink of cur for the child, or -1 */

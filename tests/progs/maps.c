@@ -415,6 +415,30 @@ static void t_dontforkmove(void)
 	munmap(q, M64);
 }
 
+/* A program that keeps its memory and forks again and again: every
+ * mapping made between forks is still redirected after many of them. */
+static void t_forkmany(void)
+{
+	enum { N = 80 };
+	static char *m[N];
+	for (int i = 0; i < N; i++) {
+		m[i] = anon(MiB);
+		if (!m[i])
+			return;
+		fill(m[i], MiB, (unsigned)i);
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(0);
+		int st;
+		CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	}
+	for (int i = 0; i < N; i++) {
+		want_ours(m[i], 1);
+		CHECK(verify(m[i], MiB, (unsigned)i));
+		munmap(m[i], MiB);
+	}
+}
+
 /* A "Vm...:" field of /proc/self/status, in KiB (-1 if unreadable). */
 static long status_kib(const char *field)
 {
@@ -712,7 +736,7 @@ int main(int argc, char **argv)
 		{"dontforkmove", t_dontforkmove}, {"mlock", t_mlock}, {"many", t_many},
 		{"mremapbad", t_mremapbad}, {"dontunmap", t_dontunmap}, {"lockdontneed", t_lockdontneed},
 		{"lockfree", t_lockfree}, {"wipeagain", t_wipeagain}, {"aslimit", t_aslimit},
-		{"dontdump", t_dontdump},
+		{"dontdump", t_dontdump}, {"forkmany", t_forkmany},
 	};
 	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
 	dir = getenv("OOMSHIELD_DIR");
