@@ -153,8 +153,8 @@ void *oms_big_alloc(size_t size, size_t align, int zero)
 		oms_stats_count(OMS_CAUSE_NODIR); /* config.c said why, once */
 		return NULL;
 	}
-	if (size > SIZE_MAX / 2)
-		return NULL;
+	if (size > (size_t)PTRDIFF_MAX - OMS_GRANULE)
+		return NULL; /* glibc refuses it too; rounded up, no off_t holds it */
 	size_t cap = round_up(size ? size : 1, oms_page);
 	if (align <= OMS_GRANULE && oms_cfg.cache) {
 		void *p = from_cache(size, cap, zero);

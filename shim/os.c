@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -166,6 +167,14 @@ static int real_open_tmpfile(const char *dir)
 	return fd;
 }
 
+static uint64_t real_disk_free(int fd)
+{
+	struct statvfs v;
+	if (fstatvfs(fd, &v) < 0)
+		return UINT64_MAX;
+	return (uint64_t)v.f_bavail * v.f_frsize;
+}
+
 static int real_fallocate(int fd, int mode, off_t off, off_t len)
 {
 	return fallocate(fd, mode, off, len);
@@ -256,6 +265,7 @@ static int real_write_file(const char *path, const char *text)
 static const struct oms_os oms_os_real = {
 	.open_tmpfile = real_open_tmpfile,
 	.fallocate = real_fallocate,
+	.disk_free = real_disk_free,
 	.ftruncate = ftruncate,
 	.close = real_close,
 	.fstat = fstat,

@@ -25,6 +25,13 @@ int oms_store_reserve(int fd, uint64_t off, uint64_t len)
 {
 	if (!within_fsize_limit(off + len))
 		return -1;
+	/* What cannot fit is refused before fallocate takes the disk's last
+	 * free blocks for a moment (other programs would see it full), and
+	 * the blocks kept for root stay free. */
+	if (len > oms_os.disk_free(fd)) {
+		errno = ENOSPC;
+		return -1;
+	}
 	int r;
 	do
 		r = oms_os.fallocate(fd, 0, (off_t)off, (off_t)len);

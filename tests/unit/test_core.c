@@ -748,6 +748,24 @@ START_TEST(fail_fallocate_enospc)
 }
 END_TEST
 
+static uint64_t fake_disk_free_small(int fd)
+{
+	(void)fd;
+	return 512 << 10;
+}
+
+/* A block the disk cannot hold is refused before fallocate takes the
+ * disk's last blocks, even for a moment. */
+START_TEST(fail_disk_free)
+{
+	oms_os.fallocate = fake_fallocate_fail;
+	fail_errno = EIO; /* would show as cause "other" */
+	oms_os.disk_free = fake_disk_free_small;
+	expect_fallback(OMS_CAUSE_NOSPC);
+	ck_assert_int_eq(fallocate_calls, 0);
+}
+END_TEST
+
 START_TEST(fail_fallocate_edquot)
 {
 	oms_os.fallocate = fake_fallocate_fail;
@@ -1263,6 +1281,7 @@ int main(void)
 	tcase_add_unchecked_fixture(fail, dir_create, dir_remove);
 	tcase_add_checked_fixture(fail, setup, teardown);
 	tcase_add_test(fail, fail_fallocate_enospc);
+	tcase_add_test(fail, fail_disk_free);
 	tcase_add_test(fail, fail_fallocate_edquot);
 	tcase_add_test(fail, fail_fallocate_efbig);
 	tcase_add_test(fail, fail_rlimit_fsize);
