@@ -297,6 +297,18 @@ static void flag_range(const void *addr, size_t len, int flag)
 	pthread_mutex_unlock(&oms_lock);
 }
 
+void oms_big_cache_tick(void)
+{
+	if (!oms_cfg.cache)
+		return;
+	struct oms_cache_out out = {.n = 0};
+	uint64_t now = oms_os.now_ms();
+	pthread_mutex_lock(&oms_lock);
+	oms_cache_decay(now, &out);
+	pthread_mutex_unlock(&oms_lock);
+	oms_cache_release(&out);
+}
+
 void oms_big_note_dump(const void *addr, size_t len, int on)
 {
 	if (on) {

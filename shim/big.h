@@ -33,6 +33,11 @@ void oms_big_note_own(const void *addr, size_t len);
  * MCL_FUTURE every new mapping is locked, so nothing is cached again. */
 void oms_big_note_lockall(int flags);
 
+/* From the DefragTick thread, each tick: cached blocks unused for
+ * OMS_CACHE_DECAY_MS are given back even while the program makes no
+ * large call. */
+void oms_big_cache_tick(void);
+
 /* MADV_DONTDUMP (on = 1) or MADV_DODUMP over [addr, addr+len). */
 void oms_big_note_dump(const void *addr, size_t len, int on);
 

@@ -63,6 +63,11 @@ int oms_cache_take(size_t cap, uint64_t now, struct oms_cached *c, struct oms_ca
 	return 1;
 }
 
+void oms_cache_decay(uint64_t now, struct oms_cache_out *out)
+{
+	decay(now, out);
+}
+
 void oms_cache_flush(struct oms_cache_out *out)
 {
 	while (n)

@@ -50,6 +50,9 @@ int oms_cache_take(size_t cap, uint64_t now, struct oms_cached *c, struct oms_ca
 /* Everything out: for OOMSHIELD_MAX pressure and the fork child. */
 void oms_cache_flush(struct oms_cache_out *out);
 
+/* Entries unused for OMS_CACHE_DECAY_MS out (also done by put and take). */
+void oms_cache_decay(uint64_t now, struct oms_cache_out *out);
+
 /* Unmap and close what the functions above handed out.  No lock held;
  * takes oms_lock briefly to return the bytes to the accounting. */
 void oms_cache_release(struct oms_cache_out *out);

@@ -23,6 +23,7 @@
  */
 #include "defrag.h"
 #include "advise.h"
+#include "big.h"
 #include "config.h"
 #include "frag.h"
 #include "log.h"
@@ -722,6 +723,7 @@ static void *defrag_main(void *arg)
 		if (sleep_until(&next) || alone())
 			return NULL;
 		oms_advise_tick(); /* first: a compaction below may block for seconds */
+		oms_big_cache_tick();
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (before(&now, &due))
 			continue;

@@ -1096,8 +1096,16 @@ START_TEST(cache_reuses_freed_block)
 	char *s = oms_big_alloc(MiB / 2, G, 0);
 	ck_assert_ptr_ne(s, p);
 	oms_big_free(oms_block_find(s));
-	/* entries decay: after OMS_CACHE_DECAY_MS everything goes back */
-	fake_now += 3000;
+	/* entries decay: after OMS_CACHE_DECAY_MS everything goes back, at
+	 * the DefragTick thread's tick if the program makes no large call */
+	int fds = count_fds();
+	fake_now += 1000;
+	oms_big_cache_tick();
+	ck_assert_uint_eq(oms_stats.live, MiB + MiB / 2);
+	fake_now += 2000;
+	oms_big_cache_tick();
+	ck_assert_uint_eq(oms_stats.live, 0);
+	ck_assert_int_eq(count_fds(), fds - 2);
 	char *t = oms_big_alloc(4 * MiB, G, 0);
 	ck_assert_uint_eq(oms_stats.live, 4 * MiB);
 	oms_cfg.cache = 0;
