@@ -46,7 +46,10 @@
 #define MADV_KEEPONFORK 19
 #endif
 
-enum { P_FROZEN = 1, P_DONTFORK = 2, P_WIPE = 4, P_DONTDUMP = 8 };
+/* P_ANON: plain anonymous memory that replaced a frozen piece's part on
+ * MADV_DONTNEED (always with P_FROZEN; ar NULL).  Kept in the table so that
+ * the region stays whole in it: mremap can then move all of it. */
+enum { P_FROZEN = 1, P_DONTFORK = 2, P_WIPE = 4, P_DONTDUMP = 8, P_ANON = 16 };
 
 struct ext { uint64_t off, len; };
 
@@ -103,7 +106,7 @@ static int grow_array(void **arr, size_t *cap, size_t elem)
 static int arena_fd_ok(struct arena *a)
 {
 	struct stat st;
-	if (a->fd < 0)
+	if (!a || a->fd < 0)
 		return 0;
 	if (oms_os.fstat(a->fd, &st) == 0 && st.st_dev == a->dev && st.st_ino == a->ino)
 		return 1;
@@ -148,7 +151,7 @@ static struct arena *arena_current(void)
 
 static void arena_unref(struct arena *a)
 {
-	if (--a->refs == 0 && (a != cur || a->retired) && a->fd >= 0) {
+	if (a && --a->refs == 0 && (a != cur || a->retired) && a->fd >= 0) {
 		if (arena_fd_ok(a))
 			oms_os.close(a->fd);
 		a->fd = 0; /* free slot (0 is never one of ours: fds sit high) */
@@ -293,7 +296,8 @@ static int split_at(uintptr_t x)
 	tail.start = x;
 	tail.off += x - pieces[i].start;
 	pieces[i].end = x;
-	tail.ar->refs++;
+	if (tail.ar)
+		tail.ar->refs++;
 	return insert_piece(tail);
 }
 
@@ -359,25 +363,27 @@ static void redump(const struct piece *p)
 
 /* Zero [p->start, p->end) the way anonymous memory would read after
  * MADV_DONTNEED: punch the file (shared), or a fresh anonymous mapping
- * (frozen: the file belongs to a relative too). 1 if the piece is gone. */
-static int zero_piece(size_t i)
+ * (frozen: the file belongs to a relative too), which stays in the table
+ * as a P_ANON piece. */
+static void zero_piece(size_t i)
 {
 	struct piece *p = &pieces[i];
 	size_t len = p->end - p->start;
 	if (!(p->flags & P_FROZEN)) {
 		if (punch_fd(p->ar, p->off, len) == 0 ||
 		    oms_sys_madvise((void *)p->start, len, MADV_REMOVE) == 0)
-			return 0;
+			return;
 	}
 	if (oms_sys_mmap((void *)p->start, len, p->prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
 			 -1, 0) == MAP_FAILED)
-		return 0;
+		return;
 	keep_fork_advice(p, (void *)p->start, len);
 	if (!(p->flags & P_FROZEN))
 		oms_big_unaccount(len); /* the old extent stays allocated: file gone soon */
 	arena_unref(p->ar);
-	delete_piece(i);
-	return 1;
+	p->ar = NULL;
+	p->off = 0;
+	p->flags |= P_FROZEN | P_ANON;
 }
 
 /* ---- the wrappers' policy ---- */
@@ -546,8 +552,13 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 				i++;
 				continue;
 			}
+			if (p->flags & P_ANON) { /* the kernel's DONTNEED zeroed it */
+				i++;
+				continue;
+			}
 			span(x, y, &lo, &hi); /* now pieces[lo] is exactly [x, y) */
-			i = zero_piece(lo) ? lo : lo + 1;
+			zero_piece(lo);
+			i = lo + 1;
 		}
 		break;
 	/* Kept in the table: a remap (fork, relocation) makes a new mapping,
@@ -731,6 +742,42 @@ static void *grow_anon(size_t i, size_t nl)
 	return dst;
 }
 
+/* [a, b) is whole in the table as frozen pieces (a fork's private views,
+ * P_ANON parts a MADV_DONTNEED made), with one protection and the same
+ * advice: one region to the program, several mappings to the kernel.
+ * Copy it into one fresh extent (room bytes) and make that its only piece,
+ * so that mremap can move or grow it.  0 and [*lo, *hi) the new piece, or
+ * -1 with nothing changed. */
+static int merge_frozen(uintptr_t a, uintptr_t b, uint64_t room, size_t *lo, size_t *hi)
+{
+	size_t i = first_after(a), j = i;
+	if (i == npieces || pieces[i].start != a)
+		return -1;
+	for (; j < npieces && pieces[j].start < b; j++) {
+		const struct piece *p = &pieces[j], *q = &pieces[i];
+		if (!(p->flags & P_FROZEN) || p->prot != q->prot || p->snap ||
+		    (p->flags & ~P_ANON) != (q->flags & ~P_ANON) ||
+		    (j > i && pieces[j - 1].end != p->start))
+			return -1;
+	}
+	if (pieces[j - 1].end != b)
+		return -1;
+	struct piece whole = pieces[i];
+	whole.end = b;
+	whole.ar = NULL;
+	whole.flags = (whole.flags & ~P_ANON) | P_FROZEN; /* copied from memory */
+	if (relocate(&whole, room) < 0)
+		return -1;
+	forget(a, b, 0); /* the frozen pieces: bookkeeping only, all remapped */
+	if (insert_piece(whole) < 0) {
+		/* no room in the table: the mapping is ours but untracked */
+		arena_unref(whole.ar);
+		return -1;
+	}
+	span(a, b, lo, hi);
+	return 0;
+}
+
 void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
 {
 	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
@@ -769,7 +816,8 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 	void *r = MAP_FAILED;
 	size_t lo, hi;
 	span(a, a + ol, &lo, &hi);
-	if (hi - lo != 1 || pieces[lo].start != a || pieces[lo].end != a + ol) {
+	if ((hi - lo != 1 || pieces[lo].start != a || pieces[lo].end != a + ol) &&
+	    merge_frozen(a, a + ol, nl > ol ? nl : ol, &lo, &hi) < 0) {
 		/* Spans several of our pieces (or a hole): the kernel cannot
 		 * resize across mappings of different files/offsets, and neither
 		 * could it here for merged anonymous memory we never saw. */

@@ -727,6 +727,32 @@ static void t_aslimit(void)
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* A region a fork froze, then partly dropped with MADV_DONTNEED, is still
+ * one region: mremap grows and moves all of it, data kept. */
+static void t_frozenremap(void)
+{
+	char *p = anon(M64);
+	fill(p, M64, 71);
+	CHECK(child_write_private(p));
+	CHECK(madvise(p + M64 / 4, M64 / 4, MADV_DONTNEED) == 0);
+	CHECK(all_zero(p + M64 / 4, M64 / 4));
+	char *q = mremap(p, M64, 2 * M64, MREMAP_MAYMOVE);
+	CHECK(q != MAP_FAILED);
+	if (q == MAP_FAILED) {
+		munmap(p, M64);
+		return;
+	}
+	CHECK(verify(q, M64 / 4, 71));
+	CHECK(all_zero(q + M64 / 4, M64 / 4));
+	CHECK(verify(q + M64 / 2, M64 / 2, 71 + (unsigned)(M64 / 2 / 512)));
+	CHECK(all_zero(q + M64, M64));
+	want_ours(q, 1);
+	CHECK(child_write_private(q));
+	CHECK(child_write_private(q + M64 / 4));
+	CHECK(verify(q, M64 / 4, 71));
+	munmap(q, 2 * M64);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct named_test tests[] = {
@@ -736,7 +762,7 @@ int main(int argc, char **argv)
 		{"dontforkmove", t_dontforkmove}, {"mlock", t_mlock}, {"many", t_many},
 		{"mremapbad", t_mremapbad}, {"dontunmap", t_dontunmap}, {"lockdontneed", t_lockdontneed},
 		{"lockfree", t_lockfree}, {"wipeagain", t_wipeagain}, {"aslimit", t_aslimit},
-		{"dontdump", t_dontdump}, {"forkmany", t_forkmany},
+		{"dontdump", t_dontdump}, {"forkmany", t_forkmany}, {"frozenremap", t_frozenremap},
 	};
 	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
 	dir = getenv("OOMSHIELD_DIR");
