@@ -495,6 +495,17 @@ static int advise_gaps(uintptr_t a, uintptr_t b, int advice)
 	return r;
 }
 
+/* The kernel's own advice for the P_ANON pieces inside [a, b): they are
+ * anonymous memory, whose VMA flags the kernel keeps itself. */
+static void advise_anon(uintptr_t a, uintptr_t b, int advice)
+{
+	size_t lo, hi;
+	span(a, b, &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
+		if (!pieces[i].ar)
+			oms_sys_madvise((void *)pieces[i].start, pieces[i].end - pieces[i].start, advice);
+}
+
 /* Set (on) or clear `flag` on our pieces inside [a, b). */
 static void mark(uintptr_t a, uintptr_t b, int flag, int on)
 {
@@ -552,7 +563,7 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 				i++;
 				continue;
 			}
-			if (p->flags & P_ANON) { /* the kernel's DONTNEED zeroed it */
+			if (!p->ar) { /* P_ANON: the kernel's DONTNEED zeroed it */
 				i++;
 				continue;
 			}
@@ -577,8 +588,10 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 	case MADV_KEEPONFORK:
 		/* The kernel allows these on private anonymous memory only;
 		 * for ours the fork handler does the wiping. */
-		if ((r = advise_gaps(a, b, advice)) == 0)
+		if ((r = advise_gaps(a, b, advice)) == 0) {
 			mark(a, b, P_WIPE, advice == MADV_WIPEONFORK);
+			advise_anon(a, b, advice);
+		}
 		break;
 	default:
 		r = oms_sys_madvise(addr, len, advice);
@@ -680,10 +693,20 @@ by_memory:
  * and swap the mapping in place. */
 static int relocate(struct piece *p, uint64_t room)
 {
-	struct arena *a = arena_current();
 	size_t len = p->end - p->start;
-	if (!a)
+	/* A frozen piece's bytes were given back to the accounting at the
+	 * fork; in a file of ours again, they count against OOMSHIELD_MAX. */
+	int acct = !!(p->flags & P_FROZEN);
+	if (acct && !oms_big_account(len)) {
+		errno = ENOMEM;
 		return -1;
+	}
+	struct arena *a = arena_current();
+	if (!a) {
+		if (acct)
+			oms_big_unaccount(len);
+		return -1;
+	}
 	uint64_t o = arena_alloc(a, room);
 	if (oms_store_reserve(a->fd, o, len) < 0 || copy_piece(p, a, o) < 0)
 		goto fail;
@@ -695,8 +718,7 @@ static int relocate(struct piece *p, uint64_t room)
 		oms_sys_madvise((void *)p->start, len, MADV_DONTFORK);
 	redump(p);
 	if (p->flags & P_FROZEN) {
-		p->flags &= ~P_FROZEN; /* the relative keeps the old file */
-		oms_big_account(len);
+		p->flags &= ~(P_FROZEN | P_ANON); /* the relative keeps the old file */
 	} else {
 		punch_fd(p->ar, p->off, len);
 		arena_free(p->ar, p->off, len);
@@ -713,6 +735,8 @@ static int relocate(struct piece *p, uint64_t room)
 fail:
 	punch_fd(a, o, room);
 	arena_free(a, o, room);
+	if (acct)
+		oms_big_unaccount(len);
 	return -1;
 }
 
@@ -746,8 +770,10 @@ static void *grow_anon(size_t i, size_t nl)
  * P_ANON parts a MADV_DONTNEED made), with one protection and the same
  * advice: one region to the program, several mappings to the kernel.
  * Copy it into one fresh extent (room bytes) and make that its only piece,
- * so that mremap can move or grow it.  0 and [*lo, *hi) the new piece, or
- * -1 with nothing changed. */
+ * so that mremap can move or grow it: 0 and [*lo, *hi) the new piece.
+ * If no extent can be had (OOMSHIELD_MAX, disk, descriptors, an unreadable
+ * protection), one anonymous copy, out of the table: 1, and the kernel
+ * does the rest.  -1 with nothing changed if it is not such a region. */
 static int merge_frozen(uintptr_t a, uintptr_t b, uint64_t room, size_t *lo, size_t *hi)
 {
 	size_t i = first_after(a), j = i;
@@ -766,8 +792,13 @@ static int merge_frozen(uintptr_t a, uintptr_t b, uint64_t room, size_t *lo, siz
 	whole.end = b;
 	whole.ar = NULL;
 	whole.flags = (whole.flags & ~P_ANON) | P_FROZEN; /* copied from memory */
-	if (relocate(&whole, room) < 0)
-		return -1;
+	if (relocate(&whole, room) < 0) {
+		if (oms_copy_to_anon((void *)a, b - a, whole.prot) < 0)
+			return -1;
+		keep_fork_advice(&whole, (void *)a, b - a);
+		forget(a, b, 0);
+		return 1;
+	}
 	forget(a, b, 0); /* the frozen pieces: bookkeeping only, all remapped */
 	if (insert_piece(whole) < 0) {
 		/* no room in the table: the mapping is ours but untracked */
@@ -816,15 +847,38 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 	void *r = MAP_FAILED;
 	size_t lo, hi;
 	span(a, a + ol, &lo, &hi);
-	if ((hi - lo != 1 || pieces[lo].start != a || pieces[lo].end != a + ol) &&
-	    merge_frozen(a, a + ol, nl > ol ? nl : ol, &lo, &hi) < 0) {
-		/* Spans several of our pieces (or a hole): the kernel cannot
-		 * resize across mappings of different files/offsets, and neither
-		 * could it here for merged anonymous memory we never saw. */
-		errno = EFAULT;
-		goto out;
+	if (hi - lo != 1 || pieces[lo].start != a || pieces[lo].end != a + ol) {
+		int m = merge_frozen(a, a + ol, nl > ol ? nl : ol, &lo, &hi);
+		if (m < 0) {
+			/* Spans several of our pieces (or a hole): the kernel
+			 * cannot resize across mappings of different files or
+			 * offsets, and neither could it here for merged
+			 * anonymous memory we never saw. */
+			errno = EFAULT;
+			goto out;
+		}
+		if (m > 0) { /* plain anonymous memory now: the kernel's */
+			r = oms_sys_mremap(old, old_len, new_len, flags, new_addr);
+			if (r != MAP_FAILED)
+				forget((uintptr_t)r, (uintptr_t)r + nl, 1);
+			goto out;
+		}
 	}
 	struct piece *p = &pieces[lo];
+	if (!p->ar) {
+		/* P_ANON: plain anonymous memory; the kernel resizes it, and
+		 * what it leaves behind (DONTUNMAP) is anonymous too. */
+		r = oms_sys_mremap(old, old_len, new_len, flags, new_addr);
+		if (r != MAP_FAILED) {
+			struct piece moved = *p;
+			delete_piece(lo);
+			forget((uintptr_t)r, (uintptr_t)r + nl, 1);
+			moved.start = (uintptr_t)r;
+			moved.end = (uintptr_t)r + nl;
+			insert_piece(moved);
+		}
+		goto out;
+	}
 	if (nl > ol) {
 		uint64_t delta = nl - ol;
 		int ok = !(p->flags & P_FROZEN) && p->ar == cur && arena_fd_ok(p->ar) &&
@@ -995,10 +1049,8 @@ static void after_fork(int child)
 				continue;
 			}
 		}
-		if (child && (p->flags & P_WIPE)) {
-			p->flags &= ~P_WIPE; /* the kernel clears it in the child too */
-			zero_piece(i);
-		}
+		if (child && (p->flags & P_WIPE))
+			zero_piece(i); /* and it stays WIPEONFORK, as the kernel's does */
 	}
 	if (cur_clone >= 0) {
 		if (child && parent_fd >= 0)

@@ -643,6 +643,14 @@ static void t_wipeagain(void)
 	CHECK(all_zero(p + M64 / 4, M64 / 4));
 	memset(p + M64 / 4, 7, M64 / 4);
 	CHECK(child_sees_zero(p, M64));
+	/* the child keeps WIPEONFORK: its own child sees zeros too */
+	pid_t pid = fork();
+	if (pid == 0) {
+		memset(p, 9, M64);
+		_exit(child_sees_zero(p, M64) ? 0 : 1);
+	}
+	int st = -1;
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	CHECK(p[M64 / 4] == 7);
 	CHECK(verify(p + M64 / 2, M64 / 2, 59 + (unsigned)(M64 / 2 / 512)));
 	munmap(p, M64);
@@ -750,7 +758,23 @@ static void t_frozenremap(void)
 	CHECK(child_write_private(q));
 	CHECK(child_write_private(q + M64 / 4));
 	CHECK(verify(q, M64 / 4, 71));
-	munmap(q, 2 * M64);
+	/* frozen again by that fork: DONTNEED must still read zero */
+	CHECK(madvise(q, 2 * M64, MADV_DONTNEED) == 0);
+	CHECK(all_zero(q, 2 * M64));
+	/* all of it dropped after a fork, grown, written, forked, dropped */
+	CHECK(child_write_private(q));
+	CHECK(madvise(q, 2 * M64, MADV_DONTNEED) == 0);
+	char *g = mremap(q, 2 * M64, 3 * M64, MREMAP_MAYMOVE);
+	CHECK(g != MAP_FAILED);
+	if (g == MAP_FAILED) {
+		munmap(q, 2 * M64);
+		return;
+	}
+	memset(g, 'B', 3 * M64);
+	CHECK(child_write_private(g));
+	CHECK(madvise(g, 3 * M64, MADV_DONTNEED) == 0);
+	CHECK(all_zero(g, 3 * M64));
+	munmap(g, 3 * M64);
 }
 
 int main(int argc, char **argv)
