@@ -800,11 +800,7 @@ static int merge_frozen(uintptr_t a, uintptr_t b, uint64_t room, size_t *lo, siz
 		return 1;
 	}
 	forget(a, b, 0); /* the frozen pieces: bookkeeping only, all remapped */
-	if (insert_piece(whole) < 0) {
-		/* no room in the table: the mapping is ours but untracked */
-		arena_unref(whole.ar);
-		return -1;
-	}
+	insert_piece(whole); /* cannot fail: forget freed at least two slots */
 	span(a, b, lo, hi);
 	return 0;
 }
@@ -829,7 +825,7 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 	pthread_mutex_lock(&oms_map_lock);
 	size_t i = first_after(a);
 	int ours = i < npieces && pieces[i].start < a + (ol ? ol : 1);
-	if (ours && (!ol || ol < old_len)) {
+	if (ours && !ol) {
 		/* old_size 0 duplicates a shared mapping (an old_size that
 		 * rounds up past the top wraps to 0 in the kernel too); on the
 		 * private memory the program asked for, the kernel says EINVAL. */
