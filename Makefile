@@ -4,6 +4,7 @@
 #   make demo            the headline demonstration (needs root for the cgroup)
 #   make bench           benchmarks (BENCH_QUICK=1 for a short run)
 #   make install         PREFIX=/usr/local DESTDIR=
+#   make ARCH=i386 install-lib   a second target's library beside it
 #   make ARCH=i386 / make CROSS=arm-linux-gnueabihf-   other targets
 
 CROSS   ?=
@@ -68,9 +69,13 @@ $(B)/shim/%.o: shim/%.c $(wildcard shim/*.h) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(SHIM_CFLAGS) -c -o $@ $<
 
+# build/lib/<triplet> links to each default build folder: the layout of
+# ld.so's $LIB token (Debian multiarch: lib/<triplet>), through which
+# tools/oomshield preloads every target's build at once.
 $(LIB): $(SHIM_OBJ) shim/exports.map
 	$(CC) $(ARCHFLAGS) -shared -pthread -Wl,--version-script=shim/exports.map \
 		-Wl,-z,relro,-z,now -Wl,--no-undefined -o $@ $(SHIM_OBJ) -ldl
+	$(if $(filter build/$(TRIPLET),$(B)),@mkdir -p build/lib && ln -sfn ../$(TRIPLET) build/lib/$(TRIPLET))
 
 $(B)/tests/unit/%: tests/unit/%.c $(SHIM_CORE_OBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
@@ -101,7 +106,11 @@ endif
 demo: $(LIB) $(PROG_BIN)
 	@B=$(B) LIB=$(abspath $(LIB)) sh tests/demo.sh
 
-install: build-all $(INSTALL_TARGETS)
+install: build-all $(INSTALL_TARGETS) install-lib
+
+# The library alone, for a second target beside the first install
+# (make ARCH=i386 install-lib): the launcher picks per program.
+install-lib: $(LIB)
 	install -d $(DESTDIR)$(LIBDIR)
 	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/liboomshield.so
 
@@ -111,5 +120,5 @@ uninstall: $(UNINSTALL_TARGETS)
 clean:
 	rm -rf build
 
-.PHONY: all build-all tests check demo install uninstall clean
+.PHONY: all build-all tests check demo install install-lib uninstall clean
 .SECONDARY:

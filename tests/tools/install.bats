@@ -68,3 +68,25 @@ teardown() {
 	# The library is the top-level uninstall's business.
 	[ -f "$P/lib/$TRIPLET/liboomshield.so" ]
 }
+
+@test "make install, then make ARCH=i386 install-lib: one launcher for both targets" {
+	need_native
+	[ -f "$ROOT/build/i386-linux-gnu/liboomshield.so" ] ||
+		skip "no 32-bit build at build/i386-linux-gnu (make ARCH=i386)"
+	cc_out where32 where -m32 2>/dev/null || skip "cannot build -m32 (gcc-multilib not installed)"
+	cc_out where where
+	mk install PREFIX="$P"
+	# B: make check-tools exports the native build folder.
+	B=$ROOT/build/i386-linux-gnu mk ARCH=i386 install-lib PREFIX="$P"
+	[ -f "$P/lib/i386-linux-gnu/liboomshield.so" ]
+	# install-lib installs the library alone: the tools stay native.
+	[ "$(od -An -tu1 -j4 -N1 "$P/bin/oomshield-status" | tr -d ' ')" = 2 ]
+	run "$P/bin/oomshield" -n -d "$D" -- "$BATS_FILE_TMPDIR/where32"
+	[[ "$output" == *"export LD_PRELOAD='$P/\$LIB/liboomshield.so'"* ]]
+	run "$P/bin/oomshield" -d "$D" -- "$BATS_FILE_TMPDIR/where32"
+	[ "$status" -eq 0 ]
+	[ "$output" = file ]
+	run "$P/bin/oomshield" -d "$D" -- "$BATS_FILE_TMPDIR/where"
+	[ "$status" -eq 0 ]
+	[ "$output" = file ]
+}

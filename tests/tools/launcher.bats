@@ -301,12 +301,70 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 @test "from the source tree the launcher finds build/<native triplet>/" {
 	native=$(gcc -print-multiarch 2>/dev/null)
 	[ "$B" = "$ROOT/build/$native" ] || skip "testing a $TRIPLET build, not the native $native one"
-	run env -u OOMSHIELD_LIB "$OOMSHIELD" -n -d "$D" true
-	[[ "$output" == *"export LD_PRELOAD=$ROOT/build/$native/liboomshield.so"* ]]
+	# The path itself, or build/$LIB/ when other targets are built too.
+	run env -u OOMSHIELD_LIB "$OOMSHIELD" -d "$D" -- cat /proc/self/maps
+	[[ "$output" == *" $ROOT/build/$native/liboomshield.so"* ]]
 	# Through a symlink elsewhere, too.
 	ln -s "$OOMSHIELD" "$D/oms"
-	run env -u OOMSHIELD_LIB "$D/oms" -n -d "$D" true
-	[[ "$output" == *"export LD_PRELOAD=$ROOT/build/$native/liboomshield.so"* ]]
+	run env -u OOMSHIELD_LIB "$D/oms" -d "$D" -- cat /proc/self/maps
+	[[ "$output" == *" $ROOT/build/$native/liboomshield.so"* ]]
+}
+
+# ---- one launcher, programs of several targets ----------------------------
+
+@test "a 32-bit program, and a 64-bit script's 32-bit child, get the 32-bit build" {
+	need_native
+	[ -f "$ROOT/build/i386-linux-gnu/liboomshield.so" ] ||
+		skip "no 32-bit build at build/i386-linux-gnu (make ARCH=i386)"
+	[ -f "$ROOT/build/lib/i386-linux-gnu/liboomshield.so" ] ||
+		skip "build/lib/ has no link to the 32-bit build (rebuild it: make ARCH=i386)"
+	cc_out where32 where -m32 2>/dev/null || skip "cannot build -m32 (gcc-multilib not installed)"
+	unset OOMSHIELD_LIB
+	run "$OOMSHIELD" -d "$D" -- "$BATS_FILE_TMPDIR/where32"
+	[ "$status" -eq 0 ]
+	[ "$output" = file ]
+	run "$OOMSHIELD" -d "$D" -- "$BATS_FILE_TMPDIR/where"
+	[ "$status" -eq 0 ]
+	[ "$output" = file ]
+	# Both builds, through ld.so's $LIB token: each exec picks its own.
+	run "$OOMSHIELD" -n -d "$D" -- "$BATS_FILE_TMPDIR/where32"
+	[[ "$output" == *"export LD_PRELOAD='$ROOT/build/\$LIB/liboomshield.so'"* ]]
+	printf '#!/bin/sh\n"%s"\n"%s"\n' "$BATS_FILE_TMPDIR/where" "$BATS_FILE_TMPDIR/where32" >"$D/both"
+	chmod +x "$D/both"
+	run "$OOMSHIELD" -d "$D" -- "$D/both"
+	[ "$status" -eq 0 ]
+	[ "$output" = $'file\nfile' ]
+	# Run twice (nested), the entry is not added twice.
+	run "$OOMSHIELD" -d "$D" -- "$OOMSHIELD" -d "$D" -- env
+	[ "$(grep '^LD_PRELOAD=' <<<"$output")" = "LD_PRELOAD=$ROOT/build/\$LIB/liboomshield.so" ]
+}
+
+@test "no build for the program's target: one warning, the program runs plain" {
+	need_native
+	cc_out where32 where -m32 2>/dev/null || skip "cannot build -m32 (gcc-multilib not installed)"
+	# A tree with the native build only.
+	local t=$BATS_TEST_TMPDIR/tree
+	mkdir -p "$t/tools" "$t/build/$TRIPLET" "$t/build/lib"
+	cp "$OOMSHIELD" "$t/tools/"
+	cp "$LIB" "$B/oomshield-check" "$t/build/$TRIPLET/"
+	ln -s "../$TRIPLET" "$t/build/lib/$TRIPLET"
+	unset OOMSHIELD_LIB
+	run --separate-stderr "$t/tools/oomshield" -d "$D" -- "$BATS_FILE_TMPDIR/where32"
+	[ "$status" -eq 0 ]
+	[ "$output" = anon ]
+	[ "$stderr" = "oomshield: warning: $BATS_FILE_TMPDIR/where32 is a 32-bit x86 program, and there is no liboomshield.so for it (build one: make ARCH=i386); running it unprotected" ]
+	# Nothing in LD_PRELOAD for ld.so to complain about.
+	run --separate-stderr "$t/tools/oomshield" -n -d "$D" -- "$BATS_FILE_TMPDIR/where32"
+	[[ "$output" != *LD_PRELOAD* ]]
+	# --check refuses it instead, in the checker's words.
+	if [ -x "$B/oomshield-check" ]; then
+		run "$t/tools/oomshield" -d "$D" --check -- "$BATS_FILE_TMPDIR/where32"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"ELF32 i386, but the shim is ELF64 x86-64"* ]]
+	fi
+	# The native program is still protected, by its absolute path.
+	run "$t/tools/oomshield" -n -d "$D" -- "$BATS_FILE_TMPDIR/where"
+	[[ "$output" == *"export LD_PRELOAD=$(cd "$t/build/$TRIPLET" && pwd -P)/liboomshield.so"* ]]
 }
 
 @test "OOMSHIELD_LIB selects another library; a missing one is exit 2" {
