@@ -57,8 +57,9 @@ cross-progs: $(LIB) $(PROG_BIN) $(CROSS_PROGS)
 # liboomshield.so the host's ld.so refuses it ("wrong ELF class") and they
 # test nothing.  secure_exec installs $LIB into the *host's* multiarch
 # library directory (gcc -print-multiarch), where an i386 ld.so never looks.
+# sanitizer builds its programs with the host's gcc (and i386 has no TSan).
 # Every other tests/integration script runs for i386.
-CROSS_HOST_ITESTS ?= defrag_% fd_budget fd_table jemalloc real_programs% stress_ng
+CROSS_HOST_ITESTS ?= defrag_% fd_budget fd_table jemalloc real_programs% sanitizer stress_ng
 CROSS_ITESTS := $(filter-out $(CROSS_HOST_ITESTS),$(basename $(notdir $(wildcard tests/integration/*.sh))))
 CROSS_HAVE_CHECK = $(shell printf 'int main(void){return 0;}\n' | \
 	$(CC) $(CFLAGS) -x c - -o /dev/null $(CHECK_LIBS) >/dev/null 2>&1 && echo yes)

@@ -36,6 +36,14 @@ void oms_init(void)
 			sched_yield();
 		return;
 	}
+	if (oms_next_sanitizer()) {
+		/* Stand aside, before any libc call the runtime intercepts;
+		 * the constructor says so once the runtime is up. */
+		oms_cfg.disable = 1;
+		__atomic_store_n(&oms_threshold, SIZE_MAX, __ATOMIC_RELEASE);
+		__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
+		return;
+	}
 	int e = errno;
 	in_init = 1;
 	long pg = sysconf(_SC_PAGESIZE);

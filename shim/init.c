@@ -15,6 +15,7 @@
 #include "config.h"
 #include "huge.h"
 #include "log.h"
+#include "next.h"
 #include "os.h"
 #include "region.h"
 #include "stats.h"
@@ -58,6 +59,19 @@ static void child(void)
 __attribute__((constructor)) static void oms_ctor(void)
 {
 	oms_init();
+	const char *san = oms_next_sanitizer();
+	if (san) {
+		/* oms_init stood aside; the runtime is up now, so the settings
+		 * (where to log) can be read for this one line. */
+		oms_log_capture_stderr();
+		oms_config_load(&oms_cfg, NULL);
+		oms_cfg.disable = 1;
+		oms_cfg.defrag = 0;
+		oms_cfg.dir_ok = 0;
+		oms_warn("%s replaces malloc in this program (a sanitizer build): it runs unprotected",
+			 san);
+		return;
+	}
 	pthread_atfork(prepare, parent, child);
 	if (!oms_cfg.disable && oms_cfg.dir_ok)
 		oms_os_fd_prepare(); /* before any thread of ours exists */

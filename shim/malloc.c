@@ -37,6 +37,14 @@ EXPORT void free(void *p)
 		oms_free_slow(p);
 }
 
+/* Programs linked before glibc 2.26 may call cfree (cfree@GLIBC_2.2.5 and
+ * the like, still in libc.so.6 as a compat symbol): glibc's would abort on
+ * a block of ours. */
+EXPORT void cfree(void *p)
+{
+	free(p);
+}
+
 EXPORT void *calloc(size_t n, size_t size)
 {
 	size_t total;

@@ -28,6 +28,14 @@ extern struct oms_next oms_next;
  * caller is the resolving thread re-entering (use the bootstrap arena). */
 int oms_next_resolve(void);
 
+/* The file name of a sanitizer runtime (ASan, TSan, LSan, HWASan, MSan,
+ * MemProf) among the loaded objects, or NULL.  Such a runtime owns malloc
+ * and intercepts the libc calls the shim makes (fstat, write, open); made
+ * while it initialises, they jump to a null pointer.  So with one loaded the
+ * shim stands aside.  Reads the link map only: no lock, no libc call, safe
+ * from inside dlsym. */
+const char *oms_next_sanitizer(void);
+
 /* Bootstrap arena: 16-byte aligned (or `align`) blocks, never reused. */
 void *oms_boot_alloc(size_t size, size_t align);
 extern char oms_boot_arena[];

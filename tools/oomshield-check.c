@@ -373,6 +373,35 @@ static void fn_list(unsigned mask, char *out, size_t cap)
 			o += (size_t)snprintf(out + o, cap - o, "%s%s", o ? ", " : "", oc_fn_names[i]);
 }
 
+/* " (make ...)": how to build the shim for that target, or "". */
+static const char *build_hint(int machine, int cls)
+{
+	switch (machine) {
+	case EM_386: return " (make ARCH=i386)";
+	case EM_ARM: return " (make CROSS=arm-linux-gnueabihf-)";
+	case EM_AARCH64: return " (make CROSS=aarch64-linux-gnu-)";
+	case EM_X86_64: return cls == ELFCLASS64 ? " (make, on x86-64)" : "";
+	default: return "";
+	}
+}
+
+/* A sanitizer runtime that replaces malloc (shim/next.c has the same list:
+ * there the shim stands aside). */
+static int sanitizer(const char *name)
+{
+	static const char *const runtimes[] = {
+		"libasan.so", "libtsan.so", "liblsan.so", "libhwasan.so", "libmsan.so",
+		"libclang_rt.asan", "libclang_rt.tsan", "libclang_rt.lsan",
+		"libclang_rt.hwasan", "libclang_rt.msan", "libclang_rt.memprof",
+	};
+	const char *base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	for (size_t i = 0; i < sizeof runtimes / sizeof runtimes[0]; i++)
+		if (!strncmp(base, runtimes[i], strlen(runtimes[i])))
+			return 1;
+	return 0;
+}
+
 static const char *class_name(int cls)
 {
 	return cls == ELFCLASS64 ? "ELF64" : cls == ELFCLASS32 ? "ELF32" : "ELF?";
@@ -400,7 +429,13 @@ static void check_binary(const char *path, struct report *r)
 
 	char m1[32], m2[32], buf[400];
 	int is_program = in->has_interp;
-	if (in->has_interp)
+	const char *interp_base = strrchr(in->interp, '/');
+	interp_base = interp_base ? interp_base + 1 : in->interp;
+	if (in->has_interp && (!strncmp(interp_base, "ld-musl", 7) ||
+			       !strncmp(interp_base, "ld-uClibc", 9)))
+		add(r, "linkage", ST_FAIL, "its loader is %s, not glibc's: liboomshield.so needs "
+		    "glibc and would stop the program from starting", in->interp);
+	else if (in->has_interp)
 		add(r, "linkage", ST_OK, "dynamically linked (interpreter %s)", in->interp);
 	else if (!in->has_dynamic)
 		add(r, "linkage", ST_FAIL, "statically linked: no dynamic loader runs, so LD_PRELOAD "
@@ -418,8 +453,8 @@ static void check_binary(const char *path, struct report *r)
 		add(r, "class", ST_OK, "%s %s, the same as the shim", class_name(in->elf_class), mn);
 	else
 		add(r, "class", ST_FAIL, "%s %s, but the shim is %s %s: it needs a shim built for "
-		    "%s %s (e.g. make ARCH=i386 for 32-bit x86)", class_name(in->elf_class), mn,
-		    class_name(shim_class), sn, class_name(in->elf_class), mn);
+		    "%s %s%s", class_name(in->elf_class), mn, class_name(shim_class), sn,
+		    class_name(in->elf_class), mn, build_hint(in->machine, in->elf_class));
 
 	struct stat st;
 	int secure = 0;
@@ -502,6 +537,18 @@ static void check_binary(const char *path, struct report *r)
 			    "mmap through the dynamic linker: the shim would see nothing");
 		if (missing)
 			add(r, "libraries", ST_NOTE, "not found: %s (the program may not start)", miss);
+		for (int i = 1; i < r->n_objs; i++)
+			if (sanitizer(r->objs[i].name)) {
+				add(r, "sanitizer", ST_FAIL, "needs %s, a sanitizer runtime that "
+				    "replaces malloc: the shim would stand aside (and ASan refuses "
+				    "to start behind a preloaded library)", r->objs[i].name);
+				break;
+			}
+	}
+	if (in->has_interp && in->elf_class == shim_class && in->machine == shim_machine &&
+	    access(in->interp, F_OK) != 0) {
+		add(r, "linkage", ST_NOTE, "the loader %s is not on this machine: the program "
+		    "cannot start here", in->interp);
 	}
 
 	for (int i = 0; i < r->n_checks; i++)

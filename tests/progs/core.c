@@ -1,6 +1,6 @@
 /* core.c - the malloc-family semantics a protected program relies on.
  * Usage: core TEST...   (TEST: entry realloc calloc zero align errno fork
- *        forkthreads threads growth fds usable madvise guard, or all)
+ *        forkthreads threads growth fds usable madvise guard cfree, or all)
  * With EXPECT_SHIM=1 it also asserts that blocks >= 64 KiB are file-backed
  * (run it with OOMSHIELD_THRESHOLD=64K).  Exit 0 when every check holds. */
 #include "oms_test.h"
@@ -448,6 +448,38 @@ static void t_guard(void)
 	free(p);
 }
 
+/* A program linked before glibc 2.26 calls cfree, which libc.so.6 keeps as
+ * a compat symbol only: on a block of the shim's it must free, not abort. */
+#if defined(__x86_64__)
+#define CFREE_VERSION "GLIBC_2.2.5"
+#elif defined(__i386__)
+#define CFREE_VERSION "GLIBC_2.0"
+#elif defined(__arm__)
+#define CFREE_VERSION "GLIBC_2.4"
+#elif defined(__aarch64__)
+#define CFREE_VERSION "GLIBC_2.17"
+#endif
+#ifdef CFREE_VERSION
+void old_cfree(void *);
+__asm__(".symver old_cfree, cfree@" CFREE_VERSION);
+#endif
+
+static void t_cfree(void)
+{
+#ifdef CFREE_VERSION
+	for (int i = 0; i < 3; i++) {
+		char *big = malloc(BIG), *small = malloc(SMALL);
+		CHECK(big && small);
+		if (!big || !small)
+			return;
+		backed(big, 1);
+		memset(big, i, BIG);
+		old_cfree(big);
+		old_cfree(small);
+	}
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	static const struct named_test tests[] = {
@@ -455,7 +487,7 @@ int main(int argc, char **argv)
 		{"zero", t_zero}, {"align", t_align}, {"errno", t_errno},
 		{"fork", t_fork}, {"forkthreads", t_forkthreads}, {"threads", t_threads},
 		{"growth", t_growth}, {"usable", t_usable}, {"fds", t_fds},
-		{"madvise", t_madvise}, {"guard", t_guard},
+		{"madvise", t_madvise}, {"guard", t_guard}, {"cfree", t_cfree},
 	};
 	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
 	return run_named(tests, sizeof tests / sizeof tests[0], argc, argv);

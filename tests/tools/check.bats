@@ -13,6 +13,8 @@ setup_file() {
 	cc_out plain-static plain -static 2>/dev/null || true
 	cc_out plain32 plain -m32 2>/dev/null || true
 	gcc -nostdlib -fPIE -pie -o "$t/nolibc" "$PROGS/nolibc.c" 2>/dev/null || true
+	gcc $CFLAGS_T -fsanitize=address -o "$t/plain-asan" "$PROGS/plain.c" 2>/dev/null || true
+	musl-gcc -O2 -o "$t/plain-musl" "$PROGS/plain.c" 2>/dev/null || true
 	# A library found only through RUNPATH or RPATH with $ORIGIN.
 	mkdir -p "$t/app/lib"
 	gcc $CFLAGS_T -shared -fPIC -o "$t/app/lib/libdep.so" "$PROGS/libdep.c"
@@ -99,6 +101,27 @@ verdict_is() {   # verdict_is EXIT [REASON]
 	verdict_is 0
 	run "$CHECK" --json --lib "$T/plain32" "$T/plain32"
 	[ "$(jget 'all(l["path"] for l in d["libraries"])')" = True ]
+}
+
+@test "a sanitizer build cannot: sanitizer, naming the runtime" {
+	[ -x "$T/plain-asan" ] || skip "cannot build with -fsanitize=address (libasan missing)"
+	run "$CHECK" "$T/plain-asan"
+	verdict_is 1 sanitizer
+	[[ "$output" == *"needs libasan.so"*"a sanitizer runtime that replaces malloc"* ]]
+}
+
+@test "a musl program cannot: linkage, naming musl's loader" {
+	[ -x "$T/plain-musl" ] || skip "musl-gcc not installed (package musl-tools)"
+	run "$CHECK" "$T/plain-musl"
+	verdict_is 1 linkage
+	[[ "$output" == *"its loader is /lib/ld-musl-"*", not glibc's"* ]]
+}
+
+@test "a program whose loader is missing here: a note says it cannot start" {
+	gcc $CFLAGS_T -Wl,--dynamic-linker=/nonexistent/ld-linux.so.2 -o "$T/noloader" "$PROGS/plain.c"
+	run "$CHECK" "$T/noloader"
+	verdict_is 0
+	[[ "$output" == *"note  linkage     the loader /nonexistent/ld-linux.so.2 is not on this machine"* ]]
 }
 
 @test "a 32-bit shim, if built (make ARCH=i386), accepts the -m32 program" {

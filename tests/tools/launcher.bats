@@ -367,6 +367,26 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 	[[ "$output" == *"export LD_PRELOAD=$(cd "$t/build/$TRIPLET" && pwd -P)/liboomshield.so"* ]]
 }
 
+@test "an ASan or musl program: one warning, run plain (ld.so or ASan would stop it)" {
+	need_native
+	local ran=
+	if gcc $CFLAGS_T -fsanitize=address -o "$D/asan" "$PROGS/where.c" 2>/dev/null; then
+		run --separate-stderr "$OOMSHIELD" -d "$D" -- "$D/asan"
+		[ "$status" -eq 0 ]
+		[ "$output" = anon ]
+		[[ "$stderr" == "oomshield: warning: $D/asan is built with AddressSanitizer (libasan.so), which must be the first library loaded; running it unprotected" ]]
+		ran=1
+	fi
+	if musl-gcc -O2 -o "$D/musl" "$PROGS/where.c" 2>/dev/null; then
+		run --separate-stderr "$OOMSHIELD" -d "$D" -- "$D/musl"
+		[ "$status" -eq 0 ]
+		[ "$output" = anon ]
+		[[ "$stderr" == "oomshield: warning: $D/musl is linked with musl libc (ld-musl-"*"), which cannot load liboomshield.so; running it unprotected" ]]
+		ran=1
+	fi
+	[ -n "$ran" ] || skip "neither -fsanitize=address nor musl-gcc (musl-tools) builds here"
+}
+
 @test "OOMSHIELD_LIB selects another library; a missing one is exit 2" {
 	run env OOMSHIELD_LIB="$D/nope/liboomshield.so" "$OOMSHIELD" -d "$D" true
 	[ "$status" -eq 2 ]
