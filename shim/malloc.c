@@ -107,3 +107,42 @@ EXPORT void *pvalloc(size_t n)
 {
 	return oms_memalign_slow(0, n, OMS_AL_PVALLOC);
 }
+
+/* glibc exports its allocator under these names too (GLIBC_2.0): old
+ * malloc-hook code and some libraries call them directly, with pointers
+ * from malloc.  As jemalloc and mimalloc do, they come here too, so that
+ * every entry point agrees on whose block it is. */
+EXPORT void *__libc_malloc(size_t n)
+{
+	return malloc(n);
+}
+
+EXPORT void __libc_free(void *p)
+{
+	free(p);
+}
+
+EXPORT void *__libc_calloc(size_t n, size_t size)
+{
+	return calloc(n, size);
+}
+
+EXPORT void *__libc_realloc(void *p, size_t n)
+{
+	return realloc(p, n);
+}
+
+EXPORT void *__libc_memalign(size_t align, size_t n)
+{
+	return memalign(align, n);
+}
+
+EXPORT void *__libc_valloc(size_t n)
+{
+	return valloc(n);
+}
+
+EXPORT void *__libc_pvalloc(size_t n)
+{
+	return pvalloc(n);
+}

@@ -1,6 +1,6 @@
 /* core.c - the malloc-family semantics a protected program relies on.
  * Usage: core TEST...   (TEST: entry realloc calloc zero align errno fork
- *        forkthreads threads growth fds usable madvise guard cfree, or all)
+ *        forkthreads threads growth fds usable madvise guard cfree libc, or all)
  * With EXPECT_SHIM=1 it also asserts that blocks >= 64 KiB are file-backed
  * (run it with OOMSHIELD_THRESHOLD=64K).  Exit 0 when every check holds. */
 #include "oms_test.h"
@@ -480,6 +480,42 @@ static void t_cfree(void)
 #endif
 }
 
+/* glibc's other names for its allocator, called directly by old hook code
+ * with pointers from malloc, and the other way round. */
+void *__libc_malloc(size_t);
+void __libc_free(void *);
+void *__libc_calloc(size_t, size_t);
+void *__libc_realloc(void *, size_t);
+void *__libc_memalign(size_t, size_t);
+
+static void t_libc(void)
+{
+	size_t sizes[] = {SMALL, BIG};
+	for (int i = 0; i < 2; i++) {
+		size_t n = sizes[i];
+		char *p = malloc(n);
+		CHECK(p != NULL);
+		if (p)
+			memset(p, 7, n);
+		__libc_free(p);
+		p = __libc_malloc(n);
+		CHECK(p != NULL);
+		if (!p)
+			return;
+		backed(p, n >= BIG);
+		memset(p, 9, n);
+		p = __libc_realloc(p, 2 * n);
+		CHECK(p && p[n - 1] == 9);
+		free(p);
+		unsigned char *z = __libc_calloc(1, n);
+		CHECK(z && z[0] == 0 && z[n - 1] == 0);
+		free(z);
+		p = __libc_memalign(4096, n);
+		CHECK(p && ((uintptr_t)p & 4095) == 0);
+		__libc_free(p);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct named_test tests[] = {
@@ -488,6 +524,7 @@ int main(int argc, char **argv)
 		{"fork", t_fork}, {"forkthreads", t_forkthreads}, {"threads", t_threads},
 		{"growth", t_growth}, {"usable", t_usable}, {"fds", t_fds},
 		{"madvise", t_madvise}, {"guard", t_guard}, {"cfree", t_cfree},
+		{"libc", t_libc},
 	};
 	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
 	return run_named(tests, sizeof tests / sizeof tests[0], argc, argv);
