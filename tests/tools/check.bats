@@ -124,6 +124,23 @@ verdict_is() {   # verdict_is EXIT [REASON]
 	[[ "$output" == *"note  linkage     the loader /nonexistent/ld-linux.so.2 is not on this machine"* ]]
 }
 
+@test "more needed libraries than are read: a note, not a FAIL from the unread ones" {
+	local d=$BATS_TEST_TMPDIR/many libs=() i
+	mkdir -p "$d"
+	gcc -shared -fPIC -o "$d/libnone.so" -x c /dev/null
+	for i in $(seq 1 66); do
+		ln -s libnone.so "$d/libn$i.so"
+		libs+=("-ln$i")
+	done
+	# libc.so.6, where strdup's malloc lives, comes last: past the 64 read.
+	printf '#include <string.h>\nint main(int c, char **v) { return strdup(v[0]) == 0; }\n' >"$d/m.c"
+	gcc -fno-builtin -o "$d/m" "$d/m.c" -Wl,--no-as-needed -L"$d" "${libs[@]}" -Wl,-rpath,"$d" -lc
+	[ "$(readelf -d "$d/m" | grep -c NEEDED)" -gt 64 ] || skip "the linker dropped needed entries"
+	run "$CHECK" "$d/m"
+	verdict_is 0
+	[[ "$output" == *"note  imports     none of the libraries read uses malloc or mmap, but there are more than 64"* ]]
+}
+
 @test "a 32-bit shim, if built (make ARCH=i386), accepts the -m32 program" {
 	[ -x "$T/plain32" ] || skip "cannot build -m32 (gcc-multilib not installed)"
 	lib32=$ROOT/build/i386-linux-gnu/liboomshield.so
