@@ -655,6 +655,8 @@ static void print_json(const struct report *r, int first)
 	json_str(r->file);
 	printf(", \"verdict\": \"%s\", \"exit\": %d", verdicts[r->verdict], r->verdict);
 	if (r->verdict == 2) {
+		/* On stderr too, as documented: stdout stays one JSON array. */
+		fprintf(stderr, "%s: %s: %s\n", prog, r->file, r->error);
 		printf(", \"error\": ");
 		json_str(r->error);
 		printf("}");

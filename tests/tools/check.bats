@@ -251,6 +251,8 @@ assert a[1]["error"] == "No such file or directory"
 assert a[2]["reason"] == "allocator"
 assert {c["name"] for c in a[0]["checks"]} >= {"linkage", "class", "secure-exec", "allocator", "imports"}
 ' "$output"
+	# The error is on stderr too, as for text output.
+	[ "$stderr" = "oomshield-check: /nonexistent: No such file or directory" ]
 }
 
 @test "--json is valid UTF-8 whatever the file names: bad bytes become U+FFFD" {
