@@ -248,3 +248,74 @@ int oms_posix_memalign_slow(void **out, size_t align, size_t n)
 	}
 	return oms_next.posix_memalign(out, align, n);
 }
+
+/* ---- glibc's __libc_* names ------------------------------------------ */
+
+/* 1 once the next __libc_* functions are known (0 for the resolving thread
+ * inside dlsym, which the bootstrap arena serves). */
+static int libc_ready(void)
+{
+	if (!oms_next.libc_free)
+		oms_init();
+	return oms_next.libc_free != NULL;
+}
+
+void *oms_libc_malloc(size_t n)
+{
+	return libc_ready() ? oms_next.libc_malloc(n) : oms_boot_alloc(n, 16);
+}
+
+void *oms_libc_calloc(size_t n, size_t size)
+{
+	size_t total;
+	if (libc_ready())
+		return oms_next.libc_calloc(n, size);
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return oms_boot_alloc(total, 16); /* static storage: already zero */
+}
+
+void *oms_libc_memalign(size_t align, size_t n, int kind)
+{
+	if (!libc_ready())
+		return oms_boot_alloc(n, kind == OMS_AL_MEMALIGN ? align : 4096);
+	if (kind == OMS_AL_VALLOC)
+		return oms_next.libc_valloc(n);
+	if (kind == OMS_AL_PVALLOC)
+		return oms_next.libc_pvalloc(n);
+	return oms_next.libc_memalign(align, n);
+}
+
+void oms_libc_free(void *p)
+{
+	if (!p || oms_boot_owns(p))
+		return;
+	struct oms_block *b = oms_granule_aligned(p) ? oms_block_find(p) : NULL;
+	if (b) {
+		int e = errno;
+		oms_big_free(b);
+		errno = e;
+		return;
+	}
+	if (libc_ready())
+		oms_next.libc_free(p);
+}
+
+void *oms_libc_realloc(void *p, size_t n)
+{
+	if (!p)
+		return oms_libc_malloc(n);
+	if (oms_boot_owns(p))
+		return copy_into(oms_libc_malloc(n), p, oms_boot_usable(p), n);
+	struct oms_block *b = oms_granule_aligned(p) ? oms_block_find(p) : NULL;
+	if (b) {
+		oms_init();
+		int e = errno;
+		void *q = realloc_ours(b, n);
+		errno = (q || n == 0) ? e : ENOMEM;
+		return q;
+	}
+	return libc_ready() ? oms_next.libc_realloc(p, n) : NULL;
+}

@@ -110,39 +110,39 @@ EXPORT void *pvalloc(size_t n)
 
 /* glibc exports its allocator under these names too (GLIBC_2.0): old
  * malloc-hook code and some libraries call them directly, with pointers
- * from malloc.  As jemalloc and mimalloc do, they come here too, so that
- * every entry point agrees on whose block it is. */
+ * from malloc.  As jemalloc and mimalloc do, they are interposed, so that a
+ * block of ours never reaches glibc's free (abort). */
 EXPORT void *__libc_malloc(size_t n)
 {
-	return malloc(n);
+	return oms_libc_malloc(n);
 }
 
 EXPORT void __libc_free(void *p)
 {
-	free(p);
+	oms_libc_free(p);
 }
 
 EXPORT void *__libc_calloc(size_t n, size_t size)
 {
-	return calloc(n, size);
+	return oms_libc_calloc(n, size);
 }
 
 EXPORT void *__libc_realloc(void *p, size_t n)
 {
-	return realloc(p, n);
+	return oms_libc_realloc(p, n);
 }
 
 EXPORT void *__libc_memalign(size_t align, size_t n)
 {
-	return memalign(align, n);
+	return oms_libc_memalign(align, n, OMS_AL_MEMALIGN);
 }
 
 EXPORT void *__libc_valloc(size_t n)
 {
-	return valloc(n);
+	return oms_libc_memalign(0, n, OMS_AL_VALLOC);
 }
 
 EXPORT void *__libc_pvalloc(size_t n)
 {
-	return pvalloc(n);
+	return oms_libc_memalign(0, n, OMS_AL_PVALLOC);
 }

@@ -74,6 +74,14 @@ int oms_next_resolve(void)
 		n.posix_memalign = (int (*)(void **, size_t, size_t))sym("posix_memalign");
 		n.aligned_alloc = (void *(*)(size_t, size_t))sym("aligned_alloc");
 		n.usable = (size_t (*)(void *))sym("malloc_usable_size");
+		/* Without them (not glibc), nobody calls ours but by mistake. */
+		n.libc_malloc = (void *(*)(size_t))sym("__libc_malloc");
+		n.libc_free = (void (*)(void *))sym("__libc_free");
+		n.libc_calloc = (void *(*)(size_t, size_t))sym("__libc_calloc");
+		n.libc_realloc = (void *(*)(void *, size_t))sym("__libc_realloc");
+		n.libc_memalign = (void *(*)(size_t, size_t))sym("__libc_memalign");
+		n.libc_valloc = (void *(*)(size_t))sym("__libc_valloc");
+		n.libc_pvalloc = (void *(*)(size_t))sym("__libc_pvalloc");
 		oms_next = n;
 		resolving = 0;
 		errno = e;

@@ -20,6 +20,14 @@ struct oms_next {
 	int (*posix_memalign)(void **, size_t, size_t);
 	void *(*aligned_alloc)(size_t, size_t);
 	size_t (*usable)(void *);
+	/* glibc's other names for the same allocator (alloc.c oms_libc_*). */
+	void *(*libc_malloc)(size_t);
+	void (*libc_free)(void *);
+	void *(*libc_calloc)(size_t, size_t);
+	void *(*libc_realloc)(void *, size_t);
+	void *(*libc_memalign)(size_t, size_t);
+	void *(*libc_valloc)(size_t);
+	void *(*libc_pvalloc)(size_t);
 };
 
 extern struct oms_next oms_next;
