@@ -62,14 +62,17 @@ __attribute__((constructor)) static void oms_ctor(void)
 	const char *san = oms_next_sanitizer();
 	if (san) {
 		/* oms_init stood aside; the runtime is up now, so the settings
-		 * (where to log) can be read for this one line. */
+		 * (where to log) can be read for this one line - unless they
+		 * turn the shim off anyway. */
+		oms_next_aside();
 		oms_log_capture_stderr();
 		oms_config_load(&oms_cfg, NULL);
+		if (!oms_cfg.disable)
+			oms_warn("%s replaces malloc in this program (a sanitizer build): it runs "
+				 "unprotected", san);
 		oms_cfg.disable = 1;
 		oms_cfg.defrag = 0;
 		oms_cfg.dir_ok = 0;
-		oms_warn("%s replaces malloc in this program (a sanitizer build): it runs unprotected",
-			 san);
 		return;
 	}
 	pthread_atfork(prepare, parent, child);

@@ -9,6 +9,7 @@
  */
 #include "big.h"
 #include "block.h"
+#include "next.h"
 #include "os.h"
 #include "region.h"
 
@@ -33,18 +34,28 @@ EXPORT int oms_x_mlockall(int flags) __asm__("mlockall");
 #include <stdarg.h>
 #include <sys/mman.h>
 
+/* oms_aside (next.h) is set when the shim stands aside for a sanitizer
+ * runtime: the calls then go to its interceptors (TSan must see every
+ * mapping change), not to the kernel. */
+
 void *oms_x_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
 {
+	if (oms_aside.mmap)
+		return oms_aside.mmap(addr, len, prot, flags, fd, off);
 	return oms_region_mmap(addr, len, prot, flags, fd, (off_t)off);
 }
 
 void *oms_x_mmap64(void *addr, size_t len, int prot, int flags, int fd, int64_t off)
 {
+	if (oms_aside.mmap64)
+		return oms_aside.mmap64(addr, len, prot, flags, fd, off);
 	return oms_region_mmap(addr, len, prot, flags, fd, (off_t)off);
 }
 
 int oms_x_munmap(void *addr, size_t len)
 {
+	if (oms_aside.munmap)
+		return oms_aside.munmap(addr, len);
 	return oms_region_munmap(addr, len);
 }
 
@@ -57,16 +68,22 @@ void *oms_x_mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		new_addr = va_arg(ap, void *);
 		va_end(ap);
 	}
+	if (oms_aside.mremap)
+		return oms_aside.mremap(old, old_len, new_len, flags, new_addr);
 	return oms_region_mremap(old, old_len, new_len, flags, new_addr);
 }
 
 int oms_x_madvise(void *addr, size_t len, int advice)
 {
+	if (oms_aside.madvise)
+		return oms_aside.madvise(addr, len, advice);
 	return oms_region_madvise(addr, len, advice);
 }
 
 int oms_x_mprotect(void *addr, size_t len, int prot)
 {
+	if (oms_aside.mprotect)
+		return oms_aside.mprotect(addr, len, prot);
 	return oms_region_mprotect(addr, len, prot);
 }
 
@@ -79,6 +96,8 @@ int oms_x_mlock(const void *addr, size_t len)
 
 int oms_x_mlock2(const void *addr, size_t len, unsigned flags)
 {
+	if (oms_aside.mlock2)
+		return oms_aside.mlock2(addr, len, flags);
 	int r = oms_sys_mlock2(addr, len, flags);
 	if (oms_live) /* also on failure: the kernel may have locked a part */
 		oms_big_note_own(addr, len);
@@ -87,6 +106,8 @@ int oms_x_mlock2(const void *addr, size_t len, unsigned flags)
 
 int oms_x_mlockall(int flags)
 {
+	if (oms_aside.mlockall)
+		return oms_aside.mlockall(flags);
 	int r = oms_sys_mlockall(flags);
 	if (r == 0)
 		oms_big_note_lockall(flags);

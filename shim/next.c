@@ -121,3 +121,19 @@ const char *oms_next_sanitizer(void)
 	}
 	return NULL;
 }
+
+struct oms_aside oms_aside;
+
+void oms_next_aside(void)
+{
+	struct oms_aside a;
+	a.mmap = (void *(*)(void *, size_t, int, int, int, long))sym("mmap");
+	a.mmap64 = (void *(*)(void *, size_t, int, int, int, int64_t))sym("mmap64");
+	a.munmap = (int (*)(void *, size_t))sym("munmap");
+	a.mremap = (void *(*)(void *, size_t, size_t, int, ...))sym("mremap");
+	a.madvise = (int (*)(void *, size_t, int))sym("madvise");
+	a.mprotect = (int (*)(void *, size_t, int))sym("mprotect");
+	a.mlock2 = (int (*)(const void *, size_t, unsigned))sym("mlock2");
+	a.mlockall = (int (*)(int))sym("mlockall");
+	oms_aside = a;
+}

@@ -44,6 +44,21 @@ int oms_next_resolve(void);
  * from inside dlsym. */
 const char *oms_next_sanitizer(void);
 
+/* The next mmap family, used instead of ours while the shim stands aside
+ * (all NULL otherwise; mmap.c reads it, init.c fills it once). */
+struct oms_aside {
+	void *(*mmap)(void *, size_t, int, int, int, long);
+	void *(*mmap64)(void *, size_t, int, int, int, int64_t);
+	int (*munmap)(void *, size_t);
+	void *(*mremap)(void *, size_t, size_t, int, ...);
+	int (*madvise)(void *, size_t, int);
+	int (*mprotect)(void *, size_t, int);
+	int (*mlock2)(const void *, size_t, unsigned);
+	int (*mlockall)(int);
+};
+extern struct oms_aside oms_aside;
+void oms_next_aside(void);
+
 /* Bootstrap arena: 16-byte aligned (or `align`) blocks, never reused. */
 void *oms_boot_alloc(size_t size, size_t align);
 extern char oms_boot_arena[];

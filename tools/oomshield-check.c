@@ -431,11 +431,7 @@ static void check_binary(const char *path, struct report *r)
 	int is_program = in->has_interp;
 	const char *interp_base = strrchr(in->interp, '/');
 	interp_base = interp_base ? interp_base + 1 : in->interp;
-	if (in->has_interp && (!strncmp(interp_base, "ld-musl", 7) ||
-			       !strncmp(interp_base, "ld-uClibc", 9)))
-		add(r, "linkage", ST_FAIL, "its loader is %s, not glibc's: liboomshield.so needs "
-		    "glibc and would stop the program from starting", in->interp);
-	else if (in->has_interp)
+	if (in->has_interp)
 		add(r, "linkage", ST_OK, "dynamically linked (interpreter %s)", in->interp);
 	else if (!in->has_dynamic)
 		add(r, "linkage", ST_FAIL, "statically linked: no dynamic loader runs, so LD_PRELOAD "
@@ -446,6 +442,11 @@ static void check_binary(const char *path, struct report *r)
 	else
 		add(r, "linkage", ST_FAIL, "a shared library, not a program: check the program "
 		    "that loads it");
+
+	if (in->has_interp && (!strncmp(interp_base, "ld-musl", 7) ||
+			       !strncmp(interp_base, "ld-uClibc", 9)))
+		add(r, "libc", ST_FAIL, "its loader is %s, not glibc's: liboomshield.so needs "
+		    "glibc and would stop the program from starting", in->interp);
 
 	const char *mn = oc_machine_name(in->machine, m1, sizeof m1);
 	const char *sn = oc_machine_name(shim_machine, m2, sizeof m2);

@@ -110,10 +110,10 @@ verdict_is() {   # verdict_is EXIT [REASON]
 	[[ "$output" == *"needs libasan.so"*"a sanitizer runtime that replaces malloc"* ]]
 }
 
-@test "a musl program cannot: linkage, naming musl's loader" {
+@test "a musl program cannot: libc, naming musl's loader" {
 	[ -x "$T/plain-musl" ] || skip "musl-gcc not installed (package musl-tools)"
 	run "$CHECK" "$T/plain-musl"
-	verdict_is 1 linkage
+	verdict_is 1 libc
 	[[ "$output" == *"its loader is /lib/ld-musl-"*", not glibc's"* ]]
 }
 
