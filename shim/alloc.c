@@ -98,17 +98,24 @@ void *oms_calloc_slow(size_t n, size_t size)
 	return p ? p : oms_next.calloc(n, size);
 }
 
+/* 1 when p is ours (a block, or the bootstrap arena's) and now freed. */
+static int free_if_ours(void *p)
+{
+	if (oms_boot_owns(p))
+		return 1;
+	struct oms_block *b = oms_granule_aligned(p) ? oms_block_find(p) : NULL;
+	if (!b)
+		return 0;
+	int e = errno;
+	oms_big_free(b);
+	errno = e;
+	return 1;
+}
+
 void oms_free_slow(void *p)
 {
-	if (!p || oms_boot_owns(p))
+	if (!p || free_if_ours(p))
 		return;
-	struct oms_block *b = oms_granule_aligned(p) ? oms_block_find(p) : NULL;
-	if (b) {
-		int e = errno;
-		oms_big_free(b);
-		errno = e;
-		return;
-	}
 	oms_init();
 	oms_next.free(p);
 }
@@ -134,7 +141,7 @@ static void *copy_into(void *fresh, const void *p, size_t old, size_t n)
 	return fresh;
 }
 
-static void *realloc_ours(struct oms_block *b, size_t n)
+static void *resize_ours(struct oms_block *b, size_t n)
 {
 	if (n == 0) { /* glibc frees and returns NULL */
 		oms_big_free(b);
@@ -156,6 +163,16 @@ static void *realloc_ours(struct oms_block *b, size_t n)
 	return n <= b->cap ? b->addr : NULL;
 }
 
+/* errno as glibc leaves it: untouched on success, ENOMEM on failure. */
+static void *realloc_ours(struct oms_block *b, size_t n)
+{
+	oms_init();
+	int e = errno;
+	void *q = resize_ours(b, n);
+	errno = (q || n == 0) ? e : ENOMEM;
+	return q;
+}
+
 void *oms_realloc_slow(void *p, size_t n)
 {
 	if (!p)
@@ -163,13 +180,10 @@ void *oms_realloc_slow(void *p, size_t n)
 	if (oms_boot_owns(p))
 		return copy_into(oms_malloc_slow(n), p, oms_boot_usable(p), n);
 	struct oms_block *b = oms_granule_aligned(p) ? oms_block_find(p) : NULL;
+	if (b)
+		return realloc_ours(b, n);
 	oms_init();
 	int e = errno;
-	if (b) {
-		void *q = realloc_ours(b, n);
-		errno = (q || n == 0) ? e : ENOMEM;
-		return q;
-	}
 	if (n >= oms_threshold && oms_next.usable) {
 		size_t old = oms_next.usable(p);
 		void *q = copy_into(oms_big_alloc(n, OMS_GRANULE, 0), p, old, n);
@@ -290,15 +304,8 @@ void *oms_libc_memalign(size_t align, size_t n, int kind)
 
 void oms_libc_free(void *p)
 {
-	if (!p || oms_boot_owns(p))
+	if (!p || free_if_ours(p))
 		return;
-	struct oms_block *b = oms_granule_aligned(p) ? oms_block_find(p) : NULL;
-	if (b) {
-		int e = errno;
-		oms_big_free(b);
-		errno = e;
-		return;
-	}
 	if (libc_ready())
 		oms_next.libc_free(p);
 }
@@ -310,12 +317,7 @@ void *oms_libc_realloc(void *p, size_t n)
 	if (oms_boot_owns(p))
 		return copy_into(oms_libc_malloc(n), p, oms_boot_usable(p), n);
 	struct oms_block *b = oms_granule_aligned(p) ? oms_block_find(p) : NULL;
-	if (b) {
-		oms_init();
-		int e = errno;
-		void *q = realloc_ours(b, n);
-		errno = (q || n == 0) ? e : ENOMEM;
-		return q;
-	}
+	if (b)
+		return realloc_ours(b, n);
 	return libc_ready() ? oms_next.libc_realloc(p, n) : NULL;
 }
