@@ -75,8 +75,14 @@ static char *reserve_aligned(size_t len, size_t align)
 int oms_big_account(size_t bytes)
 {
 	int ok = 1;
+	/* The kernel counts only private memory against RLIMIT_DATA; a
+	 * program run under that limit must not get more through our shared
+	 * mappings (asked each time: setrlimit may change it; no syscall
+	 * under the lock). */
+	uint64_t data = oms_os.data_limit();
 	pthread_mutex_lock(&oms_lock);
-	if (oms_cfg.max && oms_stats.live + bytes > oms_cfg.max)
+	if ((oms_cfg.max && oms_stats.live + bytes > oms_cfg.max) ||
+	    oms_stats.live + bytes > data)
 		ok = 0;
 	else {
 		oms_stats.live += bytes;
@@ -345,7 +351,7 @@ void oms_big_note_thp(const void *addr, size_t len)
 	flag_range(addr, len, OMS_BLK_OWNTHP);
 }
 
-int oms_big_zero_range(const void *addr, size_t len)
+int oms_big_zero_range(const void *addr, size_t len, int kadvice)
 {
 	uintptr_t a = (uintptr_t)addr, z = a + len;
 	int hit = 0, e0 = errno;
@@ -363,7 +369,7 @@ int oms_big_zero_range(const void *addr, size_t len)
 			continue;
 		/* The kernel says whether the range may be dropped at all
 		 * (EINVAL for locked memory: the data must stay). */
-		if (oms_os.madvise((void *)s, e - s, MADV_DONTNEED) < 0 && errno == EINVAL)
+		if (oms_os.madvise((void *)s, e - s, kadvice) < 0 && errno == EINVAL)
 			continue;
 		hit = 1;
 		if (!(b->flags & OMS_BLK_FROZEN) &&

@@ -45,11 +45,13 @@ void oms_big_note_dump(const void *addr, size_t len, int on);
  * choice stands (huge.c), and the block is never cached. */
 void oms_big_note_thp(const void *addr, size_t len);
 
-/* MADV_DONTNEED/MADV_FREE over [addr, addr+len): the parts inside our
- * blocks must read back zero, as anonymous memory would (on a shared file
- * mapping the kernel would re-read the old data), so they are punched out
- * of the file.  Returns 1 if the range touched a block. */
-int oms_big_zero_range(const void *addr, size_t len);
+/* MADV_DONTNEED/MADV_FREE/MADV_DONTNEED_LOCKED over [addr, addr+len): the
+ * parts inside our blocks must read back zero, as anonymous memory would
+ * (on a shared file mapping the kernel would re-read the old data), so they
+ * are punched out of the file.  `kadvice` is what the kernel is asked first
+ * (DONTNEED refuses locked pages, DONTNEED_LOCKED does not).  Returns 1 if
+ * the range touched a block. */
+int oms_big_zero_range(const void *addr, size_t len, int kadvice);
 
 /* Blocks overlapping [addr, addr+len) become plain anonymous memory, data
  * kept: for an mprotect the backing file refuses (PROT_EXEC on a noexec

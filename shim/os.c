@@ -175,6 +175,14 @@ static uint64_t real_disk_free(int fd)
 	return (uint64_t)v.f_bavail * v.f_frsize;
 }
 
+static uint64_t real_data_limit(void)
+{
+	struct rlimit r;
+	if (getrlimit(RLIMIT_DATA, &r) < 0 || r.rlim_cur == RLIM_INFINITY)
+		return UINT64_MAX;
+	return (uint64_t)r.rlim_cur;
+}
+
 static int real_fallocate(int fd, int mode, off_t off, off_t len)
 {
 	return fallocate(fd, mode, off, len);
@@ -266,6 +274,7 @@ static const struct oms_os oms_os_real = {
 	.open_tmpfile = real_open_tmpfile,
 	.fallocate = real_fallocate,
 	.disk_free = real_disk_free,
+	.data_limit = real_data_limit,
 	.ftruncate = ftruncate,
 	.close = real_close,
 	.fstat = fstat,

@@ -32,6 +32,10 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24 /* Linux 5.18 */
+#endif
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -530,8 +534,11 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 		oms_big_note_own(addr, b - a);
 	if ((advice == MADV_DONTDUMP || advice == MADV_DODUMP) && oms_live)
 		oms_big_note_dump(addr, b - a, advice == MADV_DONTDUMP);
-	if ((advice == MADV_DONTNEED || advice == MADV_FREE) && oms_live &&
-	    oms_big_zero_range(addr, b - a) && advice == MADV_FREE)
+	/* What the kernel is asked before we zero: DONTNEED_LOCKED also drops
+	 * locked pages, the others refuse them. */
+	int kadvice = advice == MADV_DONTNEED_LOCKED ? advice : MADV_DONTNEED;
+	if ((advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_DONTNEED_LOCKED) &&
+	    oms_live && oms_big_zero_range(addr, b - a, kadvice) && advice == MADV_FREE)
 		advice = MADV_DONTNEED; /* the kernel refuses FREE on shared files;
 					   DONTNEED is a valid FREE (reads zero) */
 	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
@@ -542,6 +549,7 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 	switch (advice) {
 	case MADV_DONTNEED:
 	case MADV_FREE:
+	case MADV_DONTNEED_LOCKED:
 		/* An error on the gaps (ENOMEM for an unmapped hole) is
 		 * reported, but like the kernel we still act on the rest. */
 		r = advise_gaps(a, b, advice);
@@ -552,7 +560,7 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 			uintptr_t x = p->start > a ? p->start : a, y = p->end < b ? p->end : b;
 			/* The kernel refuses locked memory (EINVAL): keep it. */
 			int e = errno;
-			if (oms_sys_madvise((void *)x, y - x, MADV_DONTNEED) < 0) {
+			if (oms_sys_madvise((void *)x, y - x, kadvice) < 0) {
 				if (errno == EINVAL) {
 					r = -1;
 					break;

@@ -43,7 +43,7 @@ void oms_stats_fallback(enum oms_cause c, int err, uint64_t size)
 		     "cannot place %llu bytes in %s (%s: %s); using ordinary memory, "
 		     "this is logged once per cause",
 		     (unsigned long long)size, oms_cfg.dir, cause_name[c],
-		     c == OMS_CAUSE_MAX ? "OOMSHIELD_MAX reached" : strerrordesc_np(err));
+		     c == OMS_CAUSE_MAX ? "OOMSHIELD_MAX reached, or RLIMIT_DATA" : strerrordesc_np(err));
 }
 
 void oms_stats_print(void)

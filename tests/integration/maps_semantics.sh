@@ -3,7 +3,7 @@
 # (DONTNEED/FREE read zero, DONTFORK, WIPEONFORK), mprotect, MAP_FIXED over
 # ours, fork, mlock, thousands of mappings, requests the kernel refuses
 # (unaligned or zero-length mremap), MREMAP_DONTUNMAP, DONTNEED on locked
-# memory, locked or RLIMIT_AS-tight reuse of freed blocks, DONTDUMP and
+# memory, DONTNEED_LOCKED, locked or RLIMIT_AS-tight reuse of freed blocks, DONTDUMP and
 # WIPEONFORK across forks, many forks, mremap of a frozen region a DONTNEED
 # split; pass-through of everything that
 # must not be redirected; disk use back to zero.  Also run plain, to prove

@@ -611,6 +611,45 @@ static void t_lockdontneed(void)
 	munmap(p, M64);
 }
 
+/* MADV_DONTNEED_LOCKED (Linux 5.18) drops pages like DONTNEED, locked or
+ * not: they must read zero, as on anonymous memory (a shared file mapping
+ * would re-read the old data). */
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24
+#endif
+static int zero_every(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i += 512)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+static void t_dontneedlocked(void)
+{
+	size_t h = M64 / 2;
+	char *p = anon(M64), *m = aligned_alloc(4096, 4 * MiB);
+	CHECK(m != NULL);
+	if (!m)
+		return;
+	fill(p, M64, 61);
+	fill(m, 4 * MiB, 67);
+	if (madvise(p + h, MiB, MADV_DONTNEED_LOCKED) != 0) {
+		printf("dontneedlocked: refused (%s), not tested\n", strerror(errno));
+	} else {
+		CHECK(zero_every(p + h, MiB));
+		CHECK(verify(p, h, 61) && verify(p + h + MiB, h - MiB, 61 + (h + MiB) / 512));
+		int locked = mlock(m + MiB, MiB) == 0;
+		CHECK(madvise(m + MiB, MiB, MADV_DONTNEED_LOCKED) == 0);
+		CHECK(zero_every(m + MiB, MiB));
+		CHECK(verify(m, MiB, 67) && verify(m + 2 * MiB, 2 * MiB, 67 + 2 * MiB / 512));
+		if (locked)
+			munlock(m + MiB, MiB);
+	}
+	free(m);
+	munmap(p, M64);
+}
+
 /* A freed locked block is not kept locked for the next malloc.  40 MiB:
  * no free chunk of glibc's heap is that large, so plain glibc maps and
  * unmaps it too (a heap chunk would keep its pages locked after free). */
@@ -785,6 +824,7 @@ int main(int argc, char **argv)
 		{"fixed", t_fixed}, {"fork", t_fork}, {"forkfresh", t_forkfresh},
 		{"dontforkmove", t_dontforkmove}, {"mlock", t_mlock}, {"many", t_many},
 		{"mremapbad", t_mremapbad}, {"dontunmap", t_dontunmap}, {"lockdontneed", t_lockdontneed},
+		{"dontneedlocked", t_dontneedlocked},
 		{"lockfree", t_lockfree}, {"wipeagain", t_wipeagain}, {"aslimit", t_aslimit},
 		{"dontdump", t_dontdump}, {"forkmany", t_forkmany}, {"frozenremap", t_frozenremap},
 	};

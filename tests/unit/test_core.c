@@ -766,6 +766,21 @@ START_TEST(fail_disk_free)
 }
 END_TEST
 
+static uint64_t fake_data_limit_small(void)
+{
+	return 512 << 10;
+}
+
+/* The kernel counts only private memory against RLIMIT_DATA: a process
+ * under that limit must not get past it through our shared mappings. */
+START_TEST(fail_data_limit)
+{
+	oms_os.data_limit = fake_data_limit_small;
+	expect_fallback(OMS_CAUSE_MAX);
+	ck_assert_int_eq(fallocate_calls, 0);
+}
+END_TEST
+
 START_TEST(fail_fallocate_edquot)
 {
 	oms_os.fallocate = fake_fallocate_fail;
@@ -1290,6 +1305,7 @@ int main(void)
 	tcase_add_checked_fixture(fail, setup, teardown);
 	tcase_add_test(fail, fail_fallocate_enospc);
 	tcase_add_test(fail, fail_disk_free);
+	tcase_add_test(fail, fail_data_limit);
 	tcase_add_test(fail, fail_fallocate_edquot);
 	tcase_add_test(fail, fail_fallocate_efbig);
 	tcase_add_test(fail, fail_rlimit_fsize);
