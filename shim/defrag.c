@@ -780,16 +780,22 @@ static int spawn(void)
 	return 0;
 }
 
+/* sleep_cv waits on the ticks' clock (in the fork child: rebuilt). */
+static void init_sleep_cv(void)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&sleep_cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 void oms_defrag_start(void)
 {
 	if (!oms_cfg.defrag || __atomic_exchange_n(&started, 1, __ATOMIC_ACQ_REL))
 		return;
 	oms_defrag_reset();
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the ticks' clock */
-	pthread_cond_init(&sleep_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	init_sleep_cv();
 	/* Map the read buffer here, on the program's thread at start-up, not
 	 * at the first tick: a mapping made by our thread a second later can
 	 * land in a hole the program has just unmapped and means to reuse
@@ -825,11 +831,7 @@ void oms_defrag_atfork_child(void)
 	fork_mu = fresh;
 	sleep_mu = fresh;
 	pause_mu = fresh;
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&sleep_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	init_sleep_cv();
 	stop = 0;
 	joinable = 0; /* no thread of ours in the child */
 	if (D.lock_fd >= 0)

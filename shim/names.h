@@ -1,6 +1,7 @@
-/* names.h - how OOMSHIELD_* values are read as program names and switches.
- * Shared by shim/config.c and tools/oomshield-status.c, so that the tool
- * judges a process exactly as the shim in it did.  Header-only and
+/* names.h - how OOMSHIELD_* values are read as program names and switches,
+ * and which loaded libraries make the shim stand aside.  Shared by the shim
+ * and the tools (oomshield-status, oomshield-check), so that a tool judges
+ * a process exactly as the shim in it does.  Header-only and
  * dependency-free: the tool links no shim object. */
 #ifndef OMS_NAMES_H
 #define OMS_NAMES_H
@@ -25,6 +26,27 @@ static inline int oms_list_has(const char *list, const char *name)
 		if (!end)
 			break;
 		p = end + 1;
+	}
+	return 0;
+}
+
+/* `base` (a file name without directory) is a sanitizer runtime that
+ * replaces malloc: the shim stands aside where one is loaded (next.c), and
+ * oomshield-check fails a program that needs one.  Byte by byte, no libc:
+ * in the shim this runs before the runtime's string interceptors exist. */
+static inline int oms_is_sanitizer(const char *base)
+{
+	static const char *const runtimes[] = {
+		"libasan.so", "libtsan.so", "liblsan.so", "libhwasan.so", "libmsan.so",
+		"libclang_rt.asan", "libclang_rt.tsan", "libclang_rt.lsan",
+		"libclang_rt.hwasan", "libclang_rt.msan", "libclang_rt.memprof",
+	};
+	for (size_t i = 0; i < sizeof runtimes / sizeof runtimes[0]; i++) {
+		const char *s = base, *p = runtimes[i];
+		while (*p && *s == *p)
+			s++, p++;
+		if (!*p)
+			return 1;
 	}
 	return 0;
 }

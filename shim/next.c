@@ -7,6 +7,7 @@
  * never calls the allocator it is bootstrapping.
  */
 #include "next.h"
+#include "names.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -93,31 +94,16 @@ int oms_next_resolve(void)
 	return 1;
 }
 
-/* 1 when `s` starts with `prefix`; by hand, since sanitizers intercept
- * the string functions too. */
-static int starts(const char *s, const char *prefix)
-{
-	while (*prefix)
-		if (*s++ != *prefix++)
-			return 0;
-	return 1;
-}
-
 const char *oms_next_sanitizer(void)
 {
-	static const char *const runtimes[] = {
-		"libasan.so", "libtsan.so", "liblsan.so", "libhwasan.so", "libmsan.so",
-		"libclang_rt.asan", "libclang_rt.tsan", "libclang_rt.lsan",
-		"libclang_rt.hwasan", "libclang_rt.msan", "libclang_rt.memprof",
-	};
 	for (const struct link_map *m = _r_debug.r_map; m; m = m->l_next) {
+		/* The base name by hand too: no libc call (names.h says why). */
 		const char *base = m->l_name ? m->l_name : "";
 		for (const char *c = base; *c; c++)
 			if (*c == '/')
 				base = c + 1;
-		for (size_t i = 0; i < sizeof runtimes / sizeof runtimes[0]; i++)
-			if (starts(base, runtimes[i]))
-				return base;
+		if (oms_is_sanitizer(base))
+			return base;
 	}
 	return NULL;
 }

@@ -32,10 +32,6 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
-
-#ifndef MADV_DONTNEED_LOCKED
-#define MADV_DONTNEED_LOCKED 24 /* Linux 5.18 */
-#endif
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +44,9 @@
 #ifndef MADV_WIPEONFORK
 #define MADV_WIPEONFORK 18
 #define MADV_KEEPONFORK 19
+#endif
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24 /* Linux 5.18 */
 #endif
 
 /* P_ANON: plain anonymous memory that replaced a frozen piece's part on

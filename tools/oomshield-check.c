@@ -16,6 +16,7 @@
  * program runs nothing else.
  */
 #include "elfinfo.h"
+#include "../shim/names.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -385,23 +386,6 @@ static const char *build_hint(int machine, int cls)
 	}
 }
 
-/* A sanitizer runtime that replaces malloc (shim/next.c has the same list:
- * there the shim stands aside). */
-static int sanitizer(const char *name)
-{
-	static const char *const runtimes[] = {
-		"libasan.so", "libtsan.so", "liblsan.so", "libhwasan.so", "libmsan.so",
-		"libclang_rt.asan", "libclang_rt.tsan", "libclang_rt.lsan",
-		"libclang_rt.hwasan", "libclang_rt.msan", "libclang_rt.memprof",
-	};
-	const char *base = strrchr(name, '/');
-	base = base ? base + 1 : name;
-	for (size_t i = 0; i < sizeof runtimes / sizeof runtimes[0]; i++)
-		if (!strncmp(base, runtimes[i], strlen(runtimes[i])))
-			return 1;
-	return 0;
-}
-
 static const char *class_name(int cls)
 {
 	return cls == ELFCLASS64 ? "ELF64" : cls == ELFCLASS32 ? "ELF32" : "ELF?";
@@ -429,8 +413,7 @@ static void check_binary(const char *path, struct report *r)
 
 	char m1[32], m2[32], buf[400];
 	int is_program = in->has_interp;
-	const char *interp_base = strrchr(in->interp, '/');
-	interp_base = interp_base ? interp_base + 1 : in->interp;
+	const char *interp_base = oms_base_name(in->interp);
 	if (in->has_interp)
 		add(r, "linkage", ST_OK, "dynamically linked (interpreter %s)", in->interp);
 	else if (!in->has_dynamic)
@@ -548,7 +531,7 @@ static void check_binary(const char *path, struct report *r)
 		if (missing)
 			add(r, "libraries", ST_NOTE, "not found: %s (the program may not start)", miss);
 		for (int i = 1; i < r->n_objs; i++)
-			if (sanitizer(r->objs[i].name)) {
+			if (oms_is_sanitizer(oms_base_name(r->objs[i].name))) {
 				add(r, "sanitizer", ST_FAIL, "needs %s, a sanitizer runtime that "
 				    "replaces malloc: the shim would stand aside (and ASan refuses "
 				    "to start behind a preloaded library)", r->objs[i].name);
