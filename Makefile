@@ -18,6 +18,12 @@ TRIPLET := $(shell $(CC) $(ARCHFLAGS) -print-multiarch 2>/dev/null)
 ifeq ($(TRIPLET),)
   TRIPLET := $(shell $(CC) $(ARCHFLAGS) -dumpmachine)
 endif
+# DEBUG=1: the invariant checks (OMS_ASSERT, shim/debug.h) compiled in, in
+# a build folder of its own; `make check` runs part of the suite on it too.
+ifeq ($(DEBUG),1)
+  CPPFLAGS += -DOMS_DEBUG
+  B       ?= build/$(TRIPLET)-debug
+endif
 B       ?= build/$(TRIPLET)
 
 PREFIX  ?= /usr/local
@@ -74,7 +80,7 @@ $(B)/shim/%.o: shim/%.c $(wildcard shim/*.h) Makefile
 # tools/oomshield preloads every target's build at once.
 $(LIB): $(SHIM_OBJ) shim/exports.map
 	$(CC) $(ARCHFLAGS) -shared -pthread -Wl,--version-script=shim/exports.map \
-		-Wl,-z,relro,-z,now -Wl,--no-undefined -o $@ $(SHIM_OBJ) -ldl
+		-Wl,-soname,liboomshield.so -Wl,-z,relro,-z,now -Wl,--no-undefined -o $@ $(SHIM_OBJ) -ldl
 	$(if $(filter build/$(TRIPLET),$(B)),@mkdir -p build/lib && ln -sfn ../$(TRIPLET) build/lib/$(TRIPLET))
 
 $(B)/tests/unit/%: tests/unit/%.c $(SHIM_CORE_OBJ) $(wildcard tests/unit/*.h)
@@ -101,7 +107,15 @@ check: build-all tests
 	@B=$(B) sh tests/run-unit.sh $(UNIT_BIN)
 	@B=$(B) LIB=$(abspath $(LIB)) sh tests/run-integration.sh
 	@$(if $(CHECK_TARGETS),$(MAKE) --no-print-directory $(CHECK_TARGETS))
+	@$(MAKE) --no-print-directory DEBUG=1 check-debug
 endif
+
+# The unit tests and the semantics suites again, with every invariant
+# checked (a broken one aborts with a line naming it).
+DEBUG_TESTS := core_semantics maps_semantics mm_model full_disk_matrix
+check-debug: build-all tests
+	@B=$(B) sh tests/run-unit.sh $(UNIT_BIN)
+	@B=$(B) LIB=$(abspath $(LIB)) sh tests/run-integration.sh $(DEBUG_TESTS)
 
 demo: $(LIB) $(PROG_BIN)
 	@B=$(B) LIB=$(abspath $(LIB)) sh tests/demo.sh
@@ -120,5 +134,5 @@ uninstall: $(UNINSTALL_TARGETS)
 clean:
 	rm -rf build
 
-.PHONY: all build-all tests check demo install install-lib uninstall clean
+.PHONY: all build-all tests check check-debug demo install install-lib uninstall clean
 .SECONDARY:

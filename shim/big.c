@@ -3,30 +3,34 @@
  * Invariants
  * - A live block is registered (block.h) and on the live list; its mapping
  *   [addr, addr+cap) is MAP_SHARED of its own file, whose size is cap and
- *   whose blocks are all reserved - unless FROZEN (after a fork without
- *   reflink: MAP_PRIVATE of a file now shared with a relative) or fd < 0
- *   with no file at all (a fork snapshot in anonymous memory).
- * - oms_stats.live is the sum of cap over blocks in files; it is checked
- *   against OOMSHIELD_MAX before a file is made or grown.
+ *   whose blocks are all reserved - unless FROZEN (MAP_PRIVATE of its file:
+ *   after a fork, or after a MADV_DONTNEED whose range could not stay
+ *   reserved) or fd < 0 with no file at all (a fork snapshot in anonymous
+ *   memory).  So a write through a shared mapping never needs a disk block
+ *   that is not already reserved: no SIGBUS on a full disk.
+ * - The capacity of every block in a file is taken from the budget
+ *   (budget.h) before the file is made or grown, and given back when the
+ *   file or that part of it goes.
  * - Syscalls run outside oms_lock, except in resize (the caller owns the
- *   block; holding the lock keeps fork from seeing a half-moved block) and
- *   in the fork handlers.
+ *   block; holding the lock keeps fork from seeing a half-moved block),
+ *   in MADV_DONTNEED of a block, and in the fork handlers.
  *
  * Fork (why it is done this way): a MAP_SHARED mapping is shared with the
  * child, which would break private-memory semantics.  The child must see
- * the memory as it was at fork and no later write of the parent.
- * - Where the filesystem can reflink (XFS, Btrfs), prepare clones each file
- *   (cost: extents, not bytes) and the child maps its clone: both stay
- *   file-backed and protected.
- * - Elsewhere (ext4, F2FS, UBIFS) prepare remaps each block MAP_PRIVATE
- *   over the same file.  Parent and child then share a frozen file
- *   copy-on-write, exactly like anonymous memory after fork: no copy, so
- *   fork+exec costs nothing.  Pages written after the fork become
- *   anonymous; realloc of a frozen block moves it into a fresh file.
- * - A block whose fd the program closed is snapshotted to anonymous memory.
+ * the memory as it was at fork and no later write of the parent.  Prepare
+ * remaps each block MAP_PRIVATE over the same file: parent and child then
+ * share a frozen file copy-on-write, exactly like anonymous memory after
+ * fork, with no copy, so fork+exec costs one mmap per block.  Pages written
+ * after the fork become anonymous; realloc of a frozen block moves it into
+ * a fresh file.  A block whose fd the program closed is snapshotted to
+ * anonymous memory.
+ * Reflink (FICLONE, XFS and Btrfs) was used here until issue 20: both files
+ * then share extents, every later write needs a fresh disk block that
+ * nothing has reserved, and a full disk raised SIGBUS in the parent.
  */
 #include "big.h"
 #include "advise.h"
+#include "budget.h"
 #include "cache.h"
 #include "config.h"
 #include "defrag.h"
@@ -44,8 +48,6 @@
 #include <unistd.h>
 
 size_t oms_page = 4096;
-
-int oms_no_reflink; /* FICLONE refused once: do not try per block */
 
 static size_t round_up(size_t n, size_t a)
 {
@@ -70,34 +72,6 @@ static char *reserve_aligned(size_t len, size_t align)
 	if (r + span > a + len)
 		oms_os.munmap(a + len, (size_t)(r + span - (a + len)));
 	return a;
-}
-
-int oms_big_account(size_t bytes)
-{
-	int ok = 1;
-	/* The kernel counts only private memory against RLIMIT_DATA; a
-	 * program run under that limit must not get more through our shared
-	 * mappings (asked each time: setrlimit may change it; no syscall
-	 * under the lock). */
-	uint64_t data = oms_os.data_limit();
-	pthread_mutex_lock(&oms_lock);
-	if ((oms_cfg.max && oms_stats.live + bytes > oms_cfg.max) ||
-	    oms_stats.live + bytes > data)
-		ok = 0;
-	else {
-		oms_stats.live += bytes;
-		if (oms_stats.live > oms_stats.peak)
-			oms_stats.peak = oms_stats.live;
-	}
-	pthread_mutex_unlock(&oms_lock);
-	return ok;
-}
-
-void oms_big_unaccount(size_t bytes)
-{
-	pthread_mutex_lock(&oms_lock);
-	oms_stats.live -= bytes;
-	pthread_mutex_unlock(&oms_lock);
 }
 
 /* A block from the cache of freed blocks (cache.h), or NULL. */
@@ -188,7 +162,7 @@ void *oms_big_alloc(size_t size, size_t align, int zero)
 
 static void *alloc_new(size_t size, size_t cap, size_t align, enum oms_cause *causep, int *errp)
 {
-	if (!oms_big_account(cap)) {
+	if (!oms_budget_take(cap)) {
 		*causep = OMS_CAUSE_MAX;
 		*errp = 0;
 		return NULL;
@@ -249,7 +223,7 @@ fail:
 		oms_os.munmap(addr, cap);
 	if (tmp.fd >= 0)
 		oms_os.close(tmp.fd);
-	oms_big_unaccount(cap);
+	oms_budget_give(cap);
 	*causep = cause;
 	*errp = err;
 	return NULL;
@@ -282,7 +256,7 @@ void oms_big_free(struct oms_block *b)
 		kept = oms_cache_put(&c, now, &out);
 	}
 	if (!kept && b->dev) /* still in a file, not a fork snapshot */
-		oms_stats.live -= b->cap;
+		oms_budget_give(b->cap);
 	oms_block_free(b);
 	pthread_mutex_unlock(&oms_lock);
 	oms_cache_release(&out);
@@ -351,6 +325,8 @@ void oms_big_note_thp(const void *addr, size_t len)
 	flag_range(addr, len, OMS_BLK_OWNTHP);
 }
 
+static int remap_over(struct oms_block *b, int flags, int fd);
+
 int oms_big_zero_range(const void *addr, size_t len, int kadvice)
 {
 	uintptr_t a = (uintptr_t)addr, z = a + len;
@@ -373,10 +349,19 @@ int oms_big_zero_range(const void *addr, size_t len, int kadvice)
 			continue;
 		hit = 1;
 		if (!(b->flags & OMS_BLK_FROZEN) &&
-		    oms_store_punch(b, s - (uintptr_t)b->addr, e - s) == 0)
+		    oms_store_zero(b, s - (uintptr_t)b->addr, e - s) == 0)
 			continue;
-		/* Frozen by a fork (the file is a relative's too) or fd lost:
-		 * fresh anonymous pages are the only zero we may give. */
+		/* Frozen by a fork (the file is a relative's too), fd lost, or
+		 * the range could not stay reserved (a full disk, a filesystem
+		 * without ZERO_RANGE): fresh anonymous pages are the only zero
+		 * we may give.  A block still shared is frozen first - a
+		 * private view of its own file, which sees every write made so
+		 * far, so no copy and no write lost - so that it never mixes
+		 * shared file pages and anonymous ones: fork, realloc and the
+		 * cache all know a frozen block. */
+		if (!(b->flags & OMS_BLK_FROZEN) && oms_store_fd_ok(b) &&
+		    remap_over(b, MAP_PRIVATE, b->fd) == 0)
+			b->flags |= OMS_BLK_FROZEN;
 		oms_os.mmap((void *)s, e - s, b->prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	}
 	pthread_mutex_unlock(&oms_lock);
@@ -424,7 +409,7 @@ int oms_big_demote(const void *addr, size_t len)
 		oms_store_close(b);
 		b->flags = (b->flags & ~OMS_BLK_FROZEN) | OMS_BLK_NOCACHE;
 		if (b->dev)
-			oms_stats.live -= b->cap;
+			oms_budget_give(b->cap);
 		b->dev = 0;
 		b->ino = 0;
 		n++;
@@ -466,7 +451,7 @@ static void *resize_locked(struct oms_block *b, size_t size)
 		oms_store_shrink(b, want);
 		b->cap = want;
 		b->size = size;
-		oms_stats.live -= cap - want;
+		oms_budget_give(cap - want);
 		return b->addr;
 	}
 	if ((b->flags & OMS_BLK_FROZEN) || !oms_store_fd_ok(b))
@@ -480,13 +465,14 @@ static void *resize_locked(struct oms_block *b, size_t size)
 	if (new_cap < size)
 		return NULL;
 	size_t extra = new_cap - cap;
-	if (oms_cfg.max && oms_stats.live + extra > oms_cfg.max)
+	if (!oms_budget_take(extra))
 		return NULL;
 	if (oms_store_grow(b, cap, new_cap) < 0) {
 		/* A fallocate that ran out part-way has already moved EOF: give
 		 * back what it got, so the file stays exactly cap bytes. */
 		int e = errno;
 		oms_store_shrink(b, cap);
+		oms_budget_give(extra);
 		errno = e;
 		return NULL;
 	}
@@ -501,6 +487,7 @@ static void *resize_locked(struct oms_block *b, size_t size)
 		p = move_mapping(b, new_cap);
 		if (!p) {
 			oms_store_shrink(b, cap);
+			oms_budget_give(extra);
 			return NULL;
 		}
 		oms_block_unregister(b);
@@ -512,9 +499,6 @@ static void *resize_locked(struct oms_block *b, size_t size)
 	}
 	b->cap = new_cap;
 	b->size = size;
-	oms_stats.live += extra;
-	if (oms_stats.live > oms_stats.peak)
-		oms_stats.peak = oms_stats.live;
 	/* A block that grew past a PMD, or moved to a PMD boundary: its new
 	 * pages may come in large folios (those it has keep their size).
 	 * Under oms_lock, so that a give-up, which lists blocks under it,
@@ -668,19 +652,9 @@ void oms_big_fork_prepare(void)
 	for (struct oms_block *b = oms_live; b; b = b->next) {
 		if ((b->flags & OMS_BLK_FROZEN) || !b->dev)
 			continue; /* already copy-on-write, or anonymous (dev 0) */
-		if (!oms_no_reflink && oms_store_fd_ok(b)) {
-			b->child_fd = oms_store_clone(b);
-			if (b->child_fd >= 0) {
-				oms_stats.forks_reflink++;
-				continue;
-			}
-			if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL ||
-			    errno == ENOTTY || errno == ENOSYS || errno == EPERM)
-				oms_no_reflink = 1;
-		}
 		if (oms_store_fd_ok(b) && remap_over(b, MAP_PRIVATE, b->fd) == 0) {
 			b->flags |= OMS_BLK_FROZEN;
-			oms_stats.forks_cow++;
+			__atomic_fetch_add(&oms_stats.forks_cow, 1, __ATOMIC_RELAXED);
 			continue;
 		}
 		b->snap = snapshot(b);
@@ -690,9 +664,6 @@ void oms_big_fork_prepare(void)
 void oms_big_fork_parent(void)
 {
 	for (struct oms_block *b = oms_live; b; b = b->next) {
-		if (b->child_fd >= 0)
-			oms_os.close(b->child_fd);
-		b->child_fd = -1;
 		if (b->snap)
 			oms_os.munmap(b->snap, b->cap);
 		b->snap = NULL;
@@ -707,20 +678,6 @@ void oms_big_fork_child(void)
 	struct oms_cache_out out = {.n = 0};
 	oms_cache_flush(&out);
 	for (struct oms_block *b = oms_live; b; b = b->next) {
-		if (b->child_fd >= 0) {
-			struct stat st;
-			if (remap_over(b, MAP_SHARED, b->child_fd) == 0 &&
-			    oms_os.fstat(b->child_fd, &st) == 0) {
-				oms_store_close(b);
-				b->fd = b->child_fd;
-				b->dev = st.st_dev;
-				b->ino = st.st_ino;
-			} else {
-				oms_os.close(b->child_fd);
-				b->snap = snapshot(b);
-			}
-			b->child_fd = -1;
-		}
 		if (b->snap) {
 			struct prots p = {.n = 0};
 			if (b->flags & OMS_BLK_NOCACHE)
@@ -738,7 +695,7 @@ void oms_big_fork_child(void)
 				else if (b->prot != (PROT_READ | PROT_WRITE))
 					oms_os.mprotect(b->addr, b->cap, b->prot);
 				oms_store_close(b);
-				oms_stats.live -= b->cap;
+				oms_budget_give(b->cap);
 				b->dev = 0;
 				b->ino = 0;
 			}

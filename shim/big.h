@@ -62,15 +62,9 @@ int oms_big_demote(const void *addr, size_t len);
  * protection prot (one memcpy; mremap swaps the pages in).  0 or -1. */
 int oms_copy_to_anon(void *addr, size_t len, int prot);
 
-/* Count bytes placed in files against OOMSHIELD_MAX; 0 if over it. */
-int oms_big_account(size_t bytes);
-void oms_big_unaccount(size_t bytes);
-
 /* Replace [addr, addr+len) by a mapping of fd at off, with no moment at
  * which the range is unmapped (map elsewhere, then move over). */
 int oms_remap_over(void *addr, size_t len, int prot, int flags, int fd, off_t off);
-
-extern int oms_no_reflink; /* the backing filesystem refused FICLONE */
 
 /* Fork: keep private-memory semantics for every live block. */
 void oms_big_fork_prepare(void);

@@ -108,7 +108,6 @@ struct oms_block *oms_block_new(void)
 	free_list = b->next;
 	memset(b, 0, sizeof *b);
 	b->fd = -1;
-	b->child_fd = -1;
 	return b;
 }
 

@@ -57,7 +57,6 @@ struct oms_block {
 	int flags;
 	dev_t dev;              /* identity of fd's file, to detect dup2 over it */
 	ino_t ino;
-	int child_fd;           /* fork: reflinked copy for the child, or -1 */
 	void *snap;             /* fork: anonymous snapshot when fd is lost */
 	int prot;               /* mmap regions: current protection */
 	struct oms_block *prev, *next; /* live list, for fork */

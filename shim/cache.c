@@ -1,7 +1,7 @@
 /* cache.c - see cache.h.  Invariant: cache_bytes is the sum of cap over
  * the n live entries, and never exceeds oms_cfg.cache. */
 #include "cache.h"
-#include "big.h"
+#include "budget.h"
 #include "config.h"
 #include "os.h"
 #include "stats.h"
@@ -85,6 +85,6 @@ void oms_cache_release(struct oms_cache_out *out)
 		bytes += e->cap;
 	}
 	if (bytes)
-		oms_big_unaccount(bytes);
+		oms_budget_give(bytes);
 	out->n = 0;
 }

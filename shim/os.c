@@ -188,11 +188,6 @@ static int real_fallocate(int fd, int mode, off_t off, off_t len)
 	return fallocate(fd, mode, off, len);
 }
 
-static int real_ficlone(int dst, int src)
-{
-	return ioctl(dst, FICLONE, src);
-}
-
 static uint64_t real_now_ms(void)
 {
 	struct timespec ts;
@@ -278,7 +273,6 @@ static const struct oms_os oms_os_real = {
 	.ftruncate = ftruncate,
 	.close = real_close,
 	.fstat = fstat,
-	.ficlone = real_ficlone,
 	.mmap = oms_sys_mmap,
 	.munmap = oms_sys_munmap,
 	.mremap = oms_sys_mremap,

@@ -25,7 +25,6 @@ struct oms_os {
 	int (*ftruncate)(int fd, off_t len);
 	int (*close)(int fd);                          /* only fds from open_tmpfile */
 	int (*fstat)(int fd, struct stat *st);
-	int (*ficlone)(int dst_fd, int src_fd);
 	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 	int (*munmap)(void *addr, size_t len);
 	void *(*mremap)(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);

@@ -7,11 +7,16 @@
  *   MAP_PRIVATE view of a file shared with a relative, on which no file
  *   operation may ever be done again).
  * - Free extents of an arena are holes: a range is punched before its
- *   extent is returned to the allocator, so reused offsets read as zero.
+ *   extent is returned to the allocator, so reused offsets read as zero,
+ *   and reserved again (fallocate) before a piece maps it.
+ * - Every byte a shared piece maps is reserved on disk, so a write never
+ *   needs a block the disk may not have (SIGBUS): MADV_DONTNEED zeroes
+ *   with FALLOC_FL_ZERO_RANGE, which keeps the blocks, and a range that
+ *   cannot stay reserved becomes anonymous memory (P_ANON).
  * - The current arena is never retired; a retired arena (after a
  *   copy-on-write fork) hands out no more extents.
  * Anonymous-memory semantics kept: fresh pages read zero; MADV_DONTNEED and
- * MADV_FREE read back zero (hole punch, not the kernel's "re-read the
+ * MADV_FREE read back zero (a zeroed range, not the kernel's "re-read the
  * file"); munmap releases the disk; fork gives private copies; MADV_
  * WIPEONFORK (which the kernel refuses on shared mappings) is emulated.
  */
@@ -19,6 +24,7 @@
 #include "advise.h"
 #include "alloc.h"
 #include "big.h"
+#include "budget.h"
 #include "block.h"
 #include "config.h"
 #include "defrag.h"
@@ -79,7 +85,6 @@ struct piece {
 #define MAX_ARENAS 256
 static struct arena arenas[MAX_ARENAS];
 static struct arena *cur;
-static int cur_clone = -1; /* fork: reflink of cur for the child, or -1 */
 static struct piece *pieces;
 static size_t npieces, cap_pieces;
 static pthread_mutex_t oms_map_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -254,6 +259,14 @@ static int punch_fd(struct arena *a, uint64_t off, uint64_t len)
 				(off_t)len);
 }
 
+/* Zero [off, off+len) with its disk kept reserved (store.h). */
+static int zero_fd(struct arena *a, uint64_t off, uint64_t len)
+{
+	if (!arena_fd_ok(a))
+		return -1;
+	return oms_store_zero_fd(a->fd, off, len);
+}
+
 /* ---- the piece table ---- */
 
 /* Index of the first piece whose end is above addr. */
@@ -347,7 +360,7 @@ static void forget(uintptr_t a, uintptr_t b, int punch)
 		if (!(p->flags & P_FROZEN)) {
 			if (!punch || punch_fd(p->ar, p->off, len) == 0)
 				arena_free(p->ar, p->off, len);
-			oms_big_unaccount(len);
+			oms_budget_give(len);
 		}
 		arena_unref(p->ar);
 		delete_piece(hi);
@@ -365,24 +378,22 @@ static void redump(const struct piece *p)
 }
 
 /* Zero [p->start, p->end) the way anonymous memory would read after
- * MADV_DONTNEED: punch the file (shared), or a fresh anonymous mapping
- * (frozen: the file belongs to a relative too), which stays in the table
- * as a P_ANON piece. */
+ * MADV_DONTNEED: zero the file range with its disk kept (shared), or a
+ * fresh anonymous mapping (frozen: the file belongs to a relative too; or
+ * the range could not stay reserved), which stays in the table as a P_ANON
+ * piece. */
 static void zero_piece(size_t i)
 {
 	struct piece *p = &pieces[i];
 	size_t len = p->end - p->start;
-	if (!(p->flags & P_FROZEN)) {
-		if (punch_fd(p->ar, p->off, len) == 0 ||
-		    oms_sys_madvise((void *)p->start, len, MADV_REMOVE) == 0)
-			return;
-	}
+	if (!(p->flags & P_FROZEN) && zero_fd(p->ar, p->off, len) == 0)
+		return;
 	if (oms_sys_mmap((void *)p->start, len, p->prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
 			 -1, 0) == MAP_FAILED)
 		return;
 	keep_fork_advice(p, (void *)p->start, len);
 	if (!(p->flags & P_FROZEN))
-		oms_big_unaccount(len); /* the old extent stays allocated: file gone soon */
+		oms_budget_give(len); /* the old extent stays allocated: file gone soon */
 	arena_unref(p->ar);
 	p->ar = NULL;
 	p->off = 0;
@@ -402,9 +413,11 @@ int oms_region_wanted(size_t len, int prot, int flags)
 
 void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	/* An unaligned offset is refused by the kernel even for anonymous
-	 * memory: let it say so. */
-	if (!oms_region_wanted(len, prot, flags) || (off & (off_t)(oms_page - 1))) {
+	/* An unaligned offset, or a length that rounds past the top of the
+	 * address space, is refused by the kernel even for anonymous memory:
+	 * let it say so (no fallback to count or log). */
+	if (!oms_region_wanted(len, prot, flags) || (off & (off_t)(oms_page - 1)) ||
+	    page_up(len) < len) {
 		void *p = oms_sys_mmap(addr, len, prot, flags, fd, off);
 		if (p != MAP_FAILED && (flags & MAP_FIXED) &&
 		    __atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE)) {
@@ -418,7 +431,7 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 	int e = errno;
 	oms_defrag_poke();
 	size_t rl = page_up(len);
-	if (rl < len || !oms_big_account(rl)) {
+	if (!oms_budget_take(rl)) {
 		oms_stats_fallback(OMS_CAUSE_MAX, 0, len);
 		errno = e;
 		return oms_sys_mmap(addr, len, prot, flags, fd, off);
@@ -464,7 +477,7 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 	return p;
 fallback:
 	pthread_mutex_unlock(&oms_map_lock);
-	oms_big_unaccount(rl);
+	oms_budget_give(rl);
 	oms_stats_fallback(cause, err, len);
 	errno = e;
 	return oms_sys_mmap(addr, len, prot, flags, fd, off);
@@ -566,7 +579,7 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 				}
 				errno = e;
 			}
-			if (!(p->flags & P_FROZEN) && punch_fd(p->ar, p->off + (x - p->start), y - x) == 0) {
+			if (!(p->flags & P_FROZEN) && zero_fd(p->ar, p->off + (x - p->start), y - x) == 0) {
 				i++;
 				continue;
 			}
@@ -704,14 +717,14 @@ static int relocate(struct piece *p, uint64_t room)
 	/* A frozen piece's bytes were given back to the accounting at the
 	 * fork; in a file of ours again, they count against OOMSHIELD_MAX. */
 	int acct = !!(p->flags & P_FROZEN);
-	if (acct && !oms_big_account(len)) {
+	if (acct && !oms_budget_take(len)) {
 		errno = ENOMEM;
 		return -1;
 	}
 	struct arena *a = arena_current();
 	if (!a) {
 		if (acct)
-			oms_big_unaccount(len);
+			oms_budget_give(len);
 		return -1;
 	}
 	uint64_t o = arena_alloc(a, room);
@@ -743,7 +756,7 @@ fail:
 	punch_fd(a, o, room);
 	arena_free(a, o, room);
 	if (acct)
-		oms_big_unaccount(len);
+		oms_budget_give(len);
 	return -1;
 }
 
@@ -773,23 +786,27 @@ static void *grow_anon(size_t i, size_t nl)
 	return dst;
 }
 
-/* [a, b) is whole in the table as frozen pieces (a fork's private views,
- * P_ANON parts a MADV_DONTNEED made), with one protection and the same
- * advice: one region to the program, several mappings to the kernel.
- * Copy it into one fresh extent (room bytes) and make that its only piece,
- * so that mremap can move or grow it: 0 and [*lo, *hi) the new piece.
- * If no extent can be had (OOMSHIELD_MAX, disk, descriptors, an unreadable
- * protection), one anonymous copy, out of the table: 1, and the kernel
- * does the rest.  -1 with nothing changed if it is not such a region. */
-static int merge_frozen(uintptr_t a, uintptr_t b, uint64_t room, size_t *lo, size_t *hi)
+/* [a, b) is whole in the table as pieces that anonymous memory would have
+ * kept as one mapping: contiguous, one protection, the same fork and dump
+ * advice (shared, frozen by a fork, or P_ANON parts a MADV_DONTNEED made).
+ * The kernel cannot resize across mappings of different files or offsets,
+ * so copy it into one fresh extent (room bytes) and make that its only
+ * piece: 0 and [*lo, *hi) the new piece.  If no extent can be had
+ * (OOMSHIELD_MAX, disk, descriptors, an unreadable protection), one
+ * anonymous copy, out of the table: 1, and the kernel does the rest.  -1
+ * with nothing changed if it is not such a region (the kernel would say
+ * EFAULT for it too).  The copy goes through memory: a write another
+ * thread makes into the region during the call can be lost, as it could
+ * be in a program that resizes memory while another thread writes it. */
+static int merge_pieces(uintptr_t a, uintptr_t b, uint64_t room, size_t *lo, size_t *hi)
 {
+	const int same = ~(P_ANON | P_FROZEN);
 	size_t i = first_after(a), j = i;
 	if (i == npieces || pieces[i].start != a)
 		return -1;
 	for (; j < npieces && pieces[j].start < b; j++) {
 		const struct piece *p = &pieces[j], *q = &pieces[i];
-		if (!(p->flags & P_FROZEN) || p->prot != q->prot || p->snap ||
-		    (p->flags & ~P_ANON) != (q->flags & ~P_ANON) ||
+		if (p->prot != q->prot || p->snap || (p->flags & same) != (q->flags & same) ||
 		    (j > i && pieces[j - 1].end != p->start))
 			return -1;
 	}
@@ -798,18 +815,54 @@ static int merge_frozen(uintptr_t a, uintptr_t b, uint64_t room, size_t *lo, siz
 	struct piece whole = pieces[i];
 	whole.end = b;
 	whole.ar = NULL;
-	whole.flags = (whole.flags & ~P_ANON) | P_FROZEN; /* copied from memory */
+	/* P_FROZEN: relocate copies it from memory and takes its budget; the
+	 * old pieces give theirs back in forget. */
+	whole.flags = (whole.flags & same) | P_FROZEN;
 	if (relocate(&whole, room) < 0) {
 		if (oms_copy_to_anon((void *)a, b - a, whole.prot) < 0)
 			return -1;
 		keep_fork_advice(&whole, (void *)a, b - a);
-		forget(a, b, 0);
+		forget(a, b, 1); /* their file parts are unmapped now */
 		return 1;
 	}
-	forget(a, b, 0); /* the frozen pieces: bookkeeping only, all remapped */
+	forget(a, b, 1);
 	insert_piece(whole); /* cannot fail: forget freed at least two slots */
 	span(a, b, lo, hi);
 	return 0;
+}
+
+/* Reverse pieces[i, j). */
+static void reverse(size_t i, size_t j)
+{
+	while (i + 1 < j) {
+		struct piece t = pieces[i];
+		pieces[i++] = pieces[--j];
+		pieces[j] = t;
+	}
+}
+
+/* The kernel moved every mapping in [a, a+len) to [t, t+len) at once
+ * (Linux 6.17 and later move several mappings in one MREMAP_FIXED call):
+ * so do the pieces.  The ranges do not overlap (the kernel refuses that). */
+static void shift_pieces(uintptr_t a, uintptr_t len, uintptr_t t)
+{
+	size_t lo, hi, k;
+	forget(t, t + len, 1); /* what was mapped at the target is gone */
+	span(a, a + len, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		pieces[i].start = pieces[i].start - a + t;
+		pieces[i].end = pieces[i].end - a + t;
+	}
+	/* Keep the table sorted: rotate the moved run to its new place. */
+	if (t > a) {
+		for (k = hi; k < npieces && pieces[k].start < t; k++)
+			;
+		reverse(lo, hi), reverse(hi, k), reverse(lo, k);
+	} else {
+		for (k = lo; k > 0 && pieces[k - 1].start > t; k--)
+			;
+		reverse(k, lo), reverse(lo, hi), reverse(k, hi);
+	}
 }
 
 void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
@@ -849,14 +902,32 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 	}
 	void *r = MAP_FAILED;
 	size_t lo, hi;
+	if (nl <= ol && !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP))) {
+		/* No growth, no move: the kernel only unmaps the tail, across
+		 * any number of mappings (mm/mremap.c), and so do we. */
+		r = oms_sys_mremap(old, old_len, new_len, flags, new_addr);
+		if (r != MAP_FAILED && nl < ol)
+			forget(a + nl, a + ol, 1);
+		goto out;
+	}
 	span(a, a + ol, &lo, &hi);
 	if (hi - lo != 1 || pieces[lo].start != a || pieces[lo].end != a + ol) {
-		int m = merge_frozen(a, a + ol, nl > ol ? nl : ol, &lo, &hi);
+		if (nl == ol && (flags & MREMAP_FIXED) && !(flags & MREMAP_DONTUNMAP)) {
+			/* A move of several mappings: newer kernels do it in
+			 * one call, with no copy. */
+			r = oms_sys_mremap(old, old_len, new_len, flags, new_addr);
+			if (r != MAP_FAILED) {
+				shift_pieces(a, ol, (uintptr_t)r);
+				goto out;
+			}
+			if (errno != EFAULT)
+				goto out;
+		}
+		int m = merge_pieces(a, a + ol, nl > ol ? nl : ol, &lo, &hi);
 		if (m < 0) {
-			/* Spans several of our pieces (or a hole): the kernel
-			 * cannot resize across mappings of different files or
-			 * offsets, and neither could it here for merged
-			 * anonymous memory we never saw. */
+			/* Several mappings anonymous memory would have kept
+			 * apart too (other protections or advice), or a hole:
+			 * the kernel refuses to resize across them. */
 			errno = EFAULT;
 			goto out;
 		}
@@ -898,13 +969,13 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 				goto out;
 			}
 		}
-		int max = !oms_big_account(delta);
+		int max = !oms_budget_take(delta);
 		if (max || oms_store_reserve(p->ar->fd, p->off + ol, delta) < 0) {
 			int e = max ? 0 : errno;
 			punch_fd(p->ar, p->off + ol, delta);
 			arena_free(p->ar, p->off + ol, delta);
 			if (!max)
-				oms_big_unaccount(delta);
+				oms_budget_give(delta);
 			if (flags == MREMAP_MAYMOVE) {
 				fb = 1;
 				fb_cause = max ? OMS_CAUSE_MAX : oms_cause_of(e);
@@ -921,7 +992,7 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 		if (nl > ol) {
 			punch_fd(p->ar, p->off + ol, nl - ol);
 			arena_free(p->ar, p->off + ol, nl - ol);
-			oms_big_unaccount(nl - ol);
+			oms_budget_give(nl - ol);
 		}
 		goto out;
 	}
@@ -929,7 +1000,7 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 	if (nl < ol && !(p->flags & P_FROZEN)) {
 		punch_fd(p->ar, p->off + nl, ol - nl);
 		arena_free(p->ar, p->off + nl, ol - nl);
-		oms_big_unaccount(ol - nl);
+		oms_budget_give(ol - nl);
 	}
 	delete_piece(lo);
 	forget((uintptr_t)r, (uintptr_t)r + nl, 1); /* MREMAP_FIXED replaced these */
@@ -974,20 +1045,9 @@ void oms_region_fork_prepare(void)
 	pthread_mutex_lock(&oms_map_lock);
 	if (!npieces)
 		return;
-	if (cur && !oms_no_reflink && arena_fd_ok(cur) && cur->refs) {
-		int fd = oms_os.open_tmpfile(oms_cfg.dir);
-		if (fd >= 0 && oms_os.ficlone(fd, cur->fd) == 0) {
-			cur_clone = fd;
-			oms_stats.forks_reflink++;
-		} else {
-			if (fd >= 0)
-				oms_os.close(fd);
-			oms_no_reflink = 1;
-		}
-	}
 	for (size_t i = 0; i < npieces; i++) {
 		struct piece *p = &pieces[i];
-		if ((p->flags & (P_FROZEN | P_DONTFORK)) || (p->ar == cur && cur_clone >= 0))
+		if (p->flags & (P_FROZEN | P_DONTFORK))
 			continue;
 		size_t len = p->end - p->start;
 		if (arena_fd_ok(p->ar) &&
@@ -995,7 +1055,7 @@ void oms_region_fork_prepare(void)
 				   (off_t)p->off) == 0) {
 			redump(p);
 			p->flags |= P_FROZEN;
-			oms_big_unaccount(len);
+			oms_budget_give(len);
 			p->ar->retired = 1;
 			continue;
 		}
@@ -1008,23 +1068,11 @@ void oms_region_fork_prepare(void)
 			memcpy(p->snap, (void *)p->start, len);
 	}
 	if (cur && cur->retired)
-		oms_stats.forks_cow++;
+		__atomic_fetch_add(&oms_stats.forks_cow, 1, __ATOMIC_RELAXED);
 }
 
 static void after_fork(int child)
 {
-	int parent_fd = -1;
-	if (child && cur_clone >= 0) {
-		/* The child's pieces of cur live in the clone from here on.  Swap
-		 * before the loop, so that a wipe below punches the child's copy
-		 * and never the parent's file. */
-		struct stat st;
-		parent_fd = arena_fd_ok(cur) ? cur->fd : -1;
-		oms_os.fstat(cur_clone, &st);
-		cur->fd = cur_clone;
-		cur->dev = st.st_dev;
-		cur->ino = st.st_ino;
-	}
 	for (size_t i = npieces; i-- > 0;) {
 		struct piece *p = &pieces[i];
 		size_t len = p->end - p->start;
@@ -1033,10 +1081,6 @@ static void after_fork(int child)
 			delete_piece(i);
 			continue;
 		}
-		if (child && p->ar == cur && cur_clone >= 0 &&
-		    oms_remap_over((void *)p->start, len, p->prot, MAP_SHARED, cur_clone,
-				   (off_t)p->off) == 0)
-			redump(p);
 		if (p->snap) {
 			if (child)
 				oms_sys_mremap(p->snap, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
@@ -1046,7 +1090,7 @@ static void after_fork(int child)
 			p->snap = NULL;
 			if (child) { /* now plain anonymous memory */
 				redump(p);
-				oms_big_unaccount(len);
+				oms_budget_give(len);
 				arena_unref(p->ar);
 				delete_piece(i);
 				continue;
@@ -1054,13 +1098,6 @@ static void after_fork(int child)
 		}
 		if (child && (p->flags & P_WIPE))
 			zero_piece(i); /* and it stays WIPEONFORK, as the kernel's does */
-	}
-	if (cur_clone >= 0) {
-		if (child && parent_fd >= 0)
-			oms_os.close(parent_fd);
-		else if (!child)
-			oms_os.close(cur_clone);
-		cur_clone = -1;
 	}
 }
 
@@ -1073,11 +1110,11 @@ void oms_region_fork_parent(void)
 
 void oms_region_fork_child(void)
 {
-	/* Without a reflinked copy the child holds the parent's arena file
-	 * through the same open file description, with its own copy of the
-	 * free-extent list: both would hand out the same offsets.  The child
-	 * never allocates from it (its inherited pieces are frozen or gone). */
-	if (cur && cur_clone < 0)
+	/* The child holds the parent's arena file through the same open file
+	 * description, with its own copy of the free-extent list: both would
+	 * hand out the same offsets.  The child never allocates from it (its
+	 * inherited pieces are frozen or gone). */
+	if (cur)
 		cur->retired = 1;
 	if (npieces)
 		after_fork(1);

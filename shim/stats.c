@@ -64,10 +64,9 @@ void oms_stats_print(void)
 	if (oms_defrag_stats)
 		oms_defrag_stats(df, sizeof df);
 	oms_log_tagged("stats",
-		"blocks=%llu bytes=%llu live=%llu peak=%llu fallbacks=%s forks_reflink=%llu "
+		"blocks=%llu bytes=%llu live=%llu peak=%llu fallbacks=%s "
 		"forks_cow=%llu cache_hits=%llu%s",
 		(unsigned long long)oms_stats.blocks, (unsigned long long)oms_stats.bytes,
 		(unsigned long long)oms_stats.live, (unsigned long long)oms_stats.peak, fb,
-		(unsigned long long)oms_stats.forks_reflink,
 		(unsigned long long)oms_stats.forks_cow, (unsigned long long)oms_cache_hits, df);
 }

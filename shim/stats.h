@@ -26,7 +26,7 @@ struct oms_stats {
 	uint64_t live;          /* bytes in files now (mapping capacity) */
 	uint64_t peak;
 	uint64_t fallback[OMS_CAUSE_COUNT];
-	uint64_t forks_reflink, forks_cow;
+	uint64_t forks_cow;      /* forks that froze our memory copy-on-write */
 };
 
 extern struct oms_stats oms_stats;

@@ -85,14 +85,33 @@ int oms_store_shrink(struct oms_block *b, uint64_t size)
 	return oms_os.ftruncate(b->fd, (off_t)size);
 }
 
-int oms_store_punch(struct oms_block *b, uint64_t off, uint64_t len)
+int oms_store_zero_fd(int fd, uint64_t off, uint64_t len)
+{
+	/* ZERO_RANGE turns the range into unwritten extents: it reads zero,
+	 * its page cache is dropped (the memory a DONTNEED frees), and its
+	 * disk stays allocated.  A punch would give the disk back, and the
+	 * program's next write there could then find the disk full: SIGBUS. */
+	if (oms_os.fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+			     (off_t)len) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP)
+		return -1;
+	/* A filesystem without it: punch, then reserve again.  If the disk
+	 * filled in between, the range is a hole now: -1 tells the caller not
+	 * to let the program write there through the shared mapping. */
+	if (oms_os.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+			     (off_t)len) < 0)
+		return -1;
+	return oms_store_reserve(fd, off, len);
+}
+
+int oms_store_zero(struct oms_block *b, uint64_t off, uint64_t len)
 {
 	if (!oms_store_fd_ok(b)) {
 		errno = EBADF;
 		return -1;
 	}
-	return oms_os.fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
-				(off_t)len);
+	return oms_store_zero_fd(b->fd, off, len);
 }
 
 void oms_store_close(struct oms_block *b)
@@ -100,22 +119,4 @@ void oms_store_close(struct oms_block *b)
 	if (oms_store_fd_ok(b))
 		oms_os.close(b->fd);
 	b->fd = -1;
-}
-
-int oms_store_clone(struct oms_block *b)
-{
-	if (!oms_store_fd_ok(b)) {
-		errno = EBADF;
-		return -1;
-	}
-	int fd = oms_os.open_tmpfile(oms_cfg.dir);
-	if (fd < 0)
-		return -1;
-	if (oms_os.ficlone(fd, b->fd) < 0) {
-		int e = errno;
-		oms_os.close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
 }

@@ -28,8 +28,12 @@ int oms_store_grow(struct oms_block *b, uint64_t old_size, uint64_t new_size);
 /* Give the disk blocks past `size` back; 0 or -1. */
 int oms_store_shrink(struct oms_block *b, uint64_t size);
 
-/* Punch [off, off+len) out of the file: reads as zero, disk released. */
-int oms_store_punch(struct oms_block *b, uint64_t off, uint64_t len);
+/* [off, off+len) of the file reads zero, its pages leave the page cache,
+ * and its disk stays reserved (what MADV_DONTNEED must give on our
+ * memory).  0, or -1 with errno: then the range may be a hole, and the
+ * caller must not let the program write it through a shared mapping. */
+int oms_store_zero_fd(int fd, uint64_t off, uint64_t len);
+int oms_store_zero(struct oms_block *b, uint64_t off, uint64_t len);
 
 /* b->fd still names the file we created (the program did not close it or
  * dup2 another file over it).  Marks the fd lost (-1) if not. */
@@ -37,8 +41,5 @@ int oms_store_fd_ok(struct oms_block *b);
 
 /* Close b's fd if it is still ours. */
 void oms_store_close(struct oms_block *b);
-
-/* A reflinked copy of b's file (FICLONE), or -1 (errno EOPNOTSUPP etc.). */
-int oms_store_clone(struct oms_block *b);
 
 #endif

@@ -320,7 +320,6 @@ START_TEST(registry_slot_reused)
 	pthread_mutex_unlock(&oms_lock);
 	ck_assert_ptr_eq(b, a);
 	ck_assert_int_eq(b->fd, -1);
-	ck_assert_int_eq(b->child_fd, -1);
 	ck_assert_uint_eq(b->size, 0);
 	ck_assert_int_eq(b->flags, 0);
 	ck_assert_ptr_null(b->addr);
@@ -367,7 +366,7 @@ END_TEST
 /* ---- fakes behind the oms_os seam ---- */
 
 static int fail_errno;
-static int fallocate_calls, mremap_inplace_calls, ficlone_calls;
+static int fallocate_calls, mremap_inplace_calls;
 
 static int fake_fallocate_fail(int fd, int mode, off_t off, off_t len)
 {
@@ -416,23 +415,6 @@ static void *fake_mremap_no_inplace(void *old, size_t old_len, size_t new_len, i
 		return MAP_FAILED;
 	}
 	return oms_sys_mremap(old, old_len, new_len, flags, new_addr);
-}
-
-/* A filesystem that "reflinks": a full copy serves the same purpose. */
-static int fake_ficlone(int dst, int src)
-{
-	off_t size;
-	if (fsize(src, &size, NULL) < 0)
-		return -1;
-	loff_t in = 0, out = 0;
-	for (size_t left = (size_t)size; left;) {
-		ssize_t r = copy_file_range(src, &in, dst, &out, left, 0);
-		if (r <= 0)
-			return -1;
-		left -= (size_t)r;
-	}
-	ficlone_calls++;
-	return 0;
 }
 
 /* ---- big blocks: the happy path ---- */
@@ -979,7 +961,7 @@ START_TEST(store_fd_dup2_over_is_lost)
 	ck_assert_int_eq(dup2(other, fd), fd);
 	ck_assert_int_eq(oms_store_fd_ok(&b), 0);
 	ck_assert_int_eq(b.fd, -1);
-	ck_assert_int_eq(oms_store_punch(&b, 0, 4096), -1);
+	ck_assert_int_eq(oms_store_zero(&b, 0, 4096), -1);
 	struct stat st;
 	ck_assert_int_eq(fstat(fd, &st), 0);
 	ck_assert_uint_eq(st.st_ino, ino);
@@ -1003,7 +985,7 @@ START_TEST(store_close_spares_foreign_fd)
 }
 END_TEST
 
-START_TEST(store_grow_shrink_punch)
+START_TEST(store_grow_shrink_zero)
 {
 	struct oms_block b;
 	int fd = store_block(&b, MiB);
@@ -1014,10 +996,15 @@ START_TEST(store_grow_shrink_punch)
 	ck_assert_int_eq(size, (off_t)(3 * MiB));
 	ck_assert_int_ge(blocks * 512, (blkcnt_t)(3 * MiB));
 	before = blocks;
-	ck_assert_int_eq(oms_store_punch(&b, MiB, MiB), 0);
+	char one = 'x', got = 0;
+	ck_assert_int_eq(pwrite(fd, &one, 1, (off_t)(MiB + 4096)), 1);
+	/* Zeroed: reads zero, and its disk stays reserved (no SIGBUS later). */
+	ck_assert_int_eq(oms_store_zero(&b, MiB, MiB), 0);
 	ck_assert_int_eq(fsize(fd, &size, &blocks), 0);
 	ck_assert_int_eq(size, (off_t)(3 * MiB));
-	ck_assert_int_le(blocks * 512, (before * 512) - (blkcnt_t)MiB);
+	ck_assert_int_eq(blocks, before);
+	ck_assert_int_eq(pread(fd, &got, 1, (off_t)(MiB + 4096)), 1);
+	ck_assert_int_eq(got, 0);
 	ck_assert_int_eq(oms_store_shrink(&b, MiB), 0);
 	ck_assert_int_eq(fsize(fd, &size, NULL), 0);
 	ck_assert_int_eq(size, (off_t)MiB);
@@ -1167,42 +1154,82 @@ START_TEST(fork_private_semantics)
 	char *p = oms_big_alloc(2 * MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
 	fork_isolation(p, 2 * MiB, NULL);
-	ck_assert_uint_eq(oms_stats.forks_cow + oms_stats.forks_reflink, 1);
-	struct oms_block *b = blk(p);
-	if (oms_stats.forks_cow)
-		ck_assert_int_ne(b->flags & OMS_BLK_FROZEN, 0);
+	ck_assert_uint_eq(oms_stats.forks_cow, 1);
+	ck_assert_int_ne(blk(p)->flags & OMS_BLK_FROZEN, 0);
 	ck_assert_int_eq(dir_entries(), 0);
 }
 END_TEST
 
-static int child_reflinked(char *p)
+/* MADV_DONTNEED on a block whose range cannot stay reserved (the disk
+ * filled): the block is frozen, a private view of its file, and the range
+ * is fresh anonymous memory.  Reads zero, the rest keeps its data, and
+ * no write through a shared mapping can need a block the disk lacks. */
+static int fake_fallocate_nozero(int fd, int mode, off_t off, off_t len)
 {
-	struct oms_block *b = oms_block_find(p);
-	char line[1024];
-	if (!b || b->fd < 0 || !maps_line(p, line, sizeof line))
-		return 20;
-	if (!strstr(line, " rw-s ")) /* the child's own file, still shared */
-		return 21;
-	struct stat st;
-	if (fstat(b->fd, &st) < 0 || st.st_ino != b->ino)
-		return 22;
-	return 0;
+	if (mode & (FALLOC_FL_ZERO_RANGE | FALLOC_FL_PUNCH_HOLE)) {
+		fallocate_calls++;
+		errno = ENOSPC;
+		return -1;
+	}
+	return fallocate(fd, mode, off, len);
 }
 
-START_TEST(fork_reflink_path)
+START_TEST(dontneed_unreservable_freezes)
 {
-	oms_os.ficlone = fake_ficlone;
-	char *p = oms_big_alloc(MiB, G, 0);
+	char *p = oms_big_alloc(2 * MiB, G, 0);
 	ck_assert_ptr_nonnull(p);
-	ino_t ino = blk(p)->ino;
-	fork_isolation(p, MiB, child_reflinked);
-	ck_assert_int_eq(ficlone_calls, 1);
-	ck_assert_uint_eq(oms_stats.forks_reflink, 1);
-	ck_assert_uint_eq(oms_stats.forks_cow, 0);
+	memset(p, 'a', 2 * MiB);
+	oms_os.fallocate = fake_fallocate_nozero;
+	ck_assert_int_eq(oms_big_zero_range(p + MiB, MiB, MADV_DONTNEED), 1);
+	ck_assert_int_ge(fallocate_calls, 1);
 	struct oms_block *b = blk(p);
-	ck_assert_int_eq(b->flags & OMS_BLK_FROZEN, 0);
-	ck_assert_uint_eq(b->ino, ino);
-	ck_assert_int_eq(b->child_fd, -1);
+	ck_assert_int_ne(b->flags & OMS_BLK_FROZEN, 0);
+	ck_assert_int_eq(p[0], 'a');
+	ck_assert_int_eq(p[MiB - 1], 'a');
+	for (size_t i = MiB; i < 2 * MiB; i += 4096)
+		ck_assert_int_eq(p[i], 0);
+	char line[1024];
+	ck_assert(maps_line(p, line, sizeof line));
+	ck_assert_ptr_nonnull(strstr(line, " rw-p ")); /* no shared part left */
+	memset(p, 'b', 2 * MiB);
+	oms_big_free(blk(p));
+	ck_assert_uint_eq(oms_stats.live, 0);
+	ck_assert_int_eq(dir_entries(), 0);
+}
+END_TEST
+
+/* A filesystem without FALLOC_FL_ZERO_RANGE: punch, then reserve again. */
+static int fake_fallocate_no_zero_range(int fd, int mode, off_t off, off_t len)
+{
+	if (mode & FALLOC_FL_ZERO_RANGE) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	fallocate_calls++;
+	return fallocate(fd, mode, off, len);
+}
+
+START_TEST(store_zero_without_zero_range)
+{
+	struct oms_block b;
+	int fd = store_block(&b, 2 * MiB);
+	off_t size;
+	blkcnt_t blocks, before;
+	char one = 'x', got = 1;
+	ck_assert_int_eq(pwrite(fd, &one, 1, 4096), 1);
+	ck_assert_int_eq(fsize(fd, &size, &before), 0);
+	oms_os.fallocate = fake_fallocate_no_zero_range;
+	ck_assert_int_eq(oms_store_zero(&b, 0, MiB), 0);
+	ck_assert_int_eq(fallocate_calls, 2); /* punch, reserve */
+	ck_assert_int_eq(fsize(fd, &size, &blocks), 0);
+	ck_assert_int_eq(blocks, before);
+	ck_assert_int_eq(pread(fd, &got, 1, 4096), 1);
+	ck_assert_int_eq(got, 0);
+	/* The reservation fails (the disk filled): -1, the caller must not
+	 * let the program write there through a shared mapping. */
+	oms_os.disk_free = fake_disk_free_small; /* less than 1 MiB */
+	ck_assert_int_eq(oms_store_zero(&b, 0, MiB), -1);
+	oms_store_close(&b);
 }
 END_TEST
 
@@ -1325,7 +1352,8 @@ int main(void)
 	tcase_add_test(st, store_fd_closed_is_lost);
 	tcase_add_test(st, store_fd_dup2_over_is_lost);
 	tcase_add_test(st, store_close_spares_foreign_fd);
-	tcase_add_test(st, store_grow_shrink_punch);
+	tcase_add_test(st, store_grow_shrink_zero);
+	tcase_add_test(st, store_zero_without_zero_range);
 	suite_add_tcase(s, st);
 
 	TCase *fk = tcase_create("fork");
@@ -1333,7 +1361,7 @@ int main(void)
 	tcase_add_checked_fixture(fk, setup, teardown);
 	tcase_set_timeout(fk, 30);
 	tcase_add_test(fk, fork_private_semantics);
-	tcase_add_test(fk, fork_reflink_path);
+	tcase_add_test(fk, dontneed_unreservable_freezes);
 	tcase_add_test(fk, fork_after_program_closed_fd);
 	tcase_add_test(fk, fork_child_frees_and_allocates);
 	tcase_add_test(fk, fork_then_grow_moves_to_new_file);
