@@ -112,7 +112,7 @@ endif
 
 # The unit tests and the semantics suites again, with every invariant
 # checked (a broken one aborts with a line naming it).
-DEBUG_TESTS := core_semantics maps_semantics mm_model full_disk_matrix
+DEBUG_TESTS := core_semantics maps_semantics mm_model
 check-debug: build-all tests
 	@B=$(B) sh tests/run-unit.sh $(UNIT_BIN)
 	@B=$(B) LIB=$(abspath $(LIB)) sh tests/run-integration.sh $(DEBUG_TESTS)

@@ -305,6 +305,17 @@ void oms_big_note_dump(const void *addr, size_t len, int on)
 	pthread_mutex_unlock(&oms_lock);
 }
 
+int oms_big_overlaps(const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr, z = a + len;
+	int hit = 0;
+	pthread_mutex_lock(&oms_lock);
+	for (struct oms_block *b = oms_live; b && !hit; b = b->next)
+		hit = (uintptr_t)b->addr < z && a < (uintptr_t)b->addr + b->cap;
+	pthread_mutex_unlock(&oms_lock);
+	return hit;
+}
+
 void oms_big_note_own(const void *addr, size_t len)
 {
 	flag_range(addr, len, OMS_BLK_NOCACHE);

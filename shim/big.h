@@ -29,6 +29,9 @@ void *oms_big_resize(struct oms_block *b, size_t size);
  * carry them to the next malloc, so it is never cached. */
 void oms_big_note_own(const void *addr, size_t len);
 
+/* 1 if [addr, addr+len) overlaps a live block. */
+int oms_big_overlaps(const void *addr, size_t len);
+
 /* mlockall: MCL_CURRENT locks every live block (never cached); after
  * MCL_FUTURE every new mapping is locked, so nothing is cached again. */
 void oms_big_note_lockall(int flags);

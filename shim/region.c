@@ -532,11 +532,32 @@ static void mark(uintptr_t a, uintptr_t b, int flag, int on)
 	coalesce(lo, hi);
 }
 
+/* 1 if [a, b) overlaps a large block or a redirected piece. */
+static int owns(uintptr_t a, uintptr_t b)
+{
+	if (oms_live && oms_big_overlaps((void *)a, b - a))
+		return 1;
+	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&oms_map_lock);
+	size_t i = first_after(a);
+	int hit = i < npieces && pieces[i].start < b;
+	pthread_mutex_unlock(&oms_map_lock);
+	return hit;
+}
+
 int oms_region_madvise(void *addr, size_t len, int advice)
 {
 	uintptr_t a = (uintptr_t)addr, b = a + page_up(len);
 	if ((a & (oms_page - 1)) || b < a) {
 		errno = EINVAL; /* as the kernel says, before we act on anything */
+		return -1;
+	}
+	if (advice == MADV_REMOVE && owns(a, b)) {
+		/* The kernel refuses it on private anonymous memory, which is
+		 * what the program has; on our shared file it would punch the
+		 * range and give its disk back. */
+		errno = EINVAL;
 		return -1;
 	}
 	if ((advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE) && oms_live)
