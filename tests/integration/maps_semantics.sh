@@ -13,4 +13,9 @@
 EXPECT_SHIM=1 OOMSHIELD_THRESHOLD=64K run_shim timeout 300 "$P/maps" all || fail "maps semantics under the shim"
 # Past OOMSHIELD_MAX a MAYMOVE growth moves to anonymous memory, not ENOMEM.
 EXPECT_SHIM=1 OOMSHIELD_THRESHOLD=64K OOMSHIELD_MAX=100M run_shim "$P/maps" mremapmax || fail "mremap growth past OOMSHIELD_MAX"
+# Requests the kernel refuses are not fallbacks: no count, no log line.
+err=$(EXPECT_SHIM=1 OOMSHIELD_THRESHOLD=64K OOMSHIELD_STATS=1 run_shim "$P/maps" mremapbad 2>&1 >/dev/null) ||
+	fail "mremapbad: $err"
+case "$err" in *"cannot place"*|*"max=[1-9]"*) fail "a refused request counted as a fallback: $err" ;; esac
+case "$err" in *"fallbacks=nospc=0,fbig=0,max=0,"*) ;; *) fail "no clean stats line: $err" ;; esac
 assert_dir_empty "$T"

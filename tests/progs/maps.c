@@ -557,6 +557,11 @@ static void t_mremapbad(void)
 	/* old_size 0 duplicates only shared mappings */
 	CHECK(mremap(p, 0, 4096, MREMAP_MAYMOVE) == MAP_FAILED && errno == EINVAL);
 	CHECK(mremap(p, SIZE_MAX, 4096, MREMAP_MAYMOVE) == MAP_FAILED && errno == EINVAL);
+	/* a length that rounds past the top: the kernel's ENOMEM, nothing
+	 * for the shim to place (or count, or log) */
+	errno = 0;
+	CHECK(mmap(NULL, SIZE_MAX - 100, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		   0) == MAP_FAILED && errno == ENOMEM);
 	CHECK(verify(p, M64, 41));
 	CHECK(child_write_private(p));
 	CHECK(child_write_private(p + M64 / 2));

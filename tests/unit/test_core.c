@@ -763,6 +763,33 @@ START_TEST(fail_data_limit)
 }
 END_TEST
 
+/* Growth in place counts against RLIMIT_DATA like a new block (it once
+ * checked OOMSHIELD_MAX only: 260 MiB under a 64 MiB limit). */
+static uint64_t fake_data_limit_3mib(void)
+{
+	return 3 * MiB;
+}
+
+START_TEST(data_limit_resize)
+{
+	oms_os.data_limit = fake_data_limit_3mib;
+	char *p = oms_big_alloc(2 * MiB, G, 0);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 'd', 2 * MiB);
+	ck_assert_ptr_null(oms_big_resize(blk(p), 8 * MiB)); /* in place, or moved: over */
+	ck_assert_ptr_nonnull(blk(p)); /* untouched */
+	ck_assert_uint_eq(blk(p)->cap, 2 * MiB);
+	ck_assert_uint_eq(oms_stats.live, 2 * MiB);
+	ck_assert_int_eq(p[2 * MiB - 1], 'd');
+	p = oms_big_resize(blk(p), 3 * MiB); /* within: fine */
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(p[2 * MiB - 1], 'd');
+	ck_assert_uint_eq(oms_stats.live, 3 * MiB);
+	oms_big_free(blk(p));
+	ck_assert_uint_eq(oms_stats.live, 0);
+}
+END_TEST
+
 START_TEST(fail_fallocate_edquot)
 {
 	oms_os.fallocate = fake_fallocate_fail;
@@ -1333,6 +1360,7 @@ int main(void)
 	tcase_add_test(fail, fail_fallocate_enospc);
 	tcase_add_test(fail, fail_disk_free);
 	tcase_add_test(fail, fail_data_limit);
+	tcase_add_test(fail, data_limit_resize);
 	tcase_add_test(fail, fail_fallocate_edquot);
 	tcase_add_test(fail, fail_fallocate_efbig);
 	tcase_add_test(fail, fail_rlimit_fsize);
