@@ -12,6 +12,7 @@
 #include "config.h"
 #include "log.h"
 #include "next.h"
+#include "os.h"
 
 #include <errno.h>
 #include <sched.h>

@@ -47,8 +47,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-size_t oms_page = 4096;
-
 static size_t round_up(size_t n, size_t a)
 {
 	return (n + a - 1) & ~(a - 1);
@@ -96,8 +94,8 @@ static void *from_cache(size_t size, size_t cap, int zero)
 			oms_block_free(b);
 			b = NULL;
 		} else {
-			oms_stats.blocks++;
-			oms_stats.bytes += size;
+			__atomic_fetch_add(&oms_stats.blocks, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&oms_stats.bytes, size, __ATOMIC_RELAXED);
 		}
 	}
 	if (hit && !b)
@@ -202,8 +200,8 @@ static void *alloc_new(size_t size, size_t cap, size_t align, enum oms_cause *ca
 		}
 	}
 	if (b) {
-		oms_stats.blocks++;
-		oms_stats.bytes += size;
+		__atomic_fetch_add(&oms_stats.blocks, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&oms_stats.bytes, size, __ATOMIC_RELAXED);
 		if (advised && oms_huge_align(cap))
 			b->flags |= OMS_BLK_HUGE;
 		else

@@ -12,8 +12,6 @@
 
 #include "block.h"
 
-extern size_t oms_page;
-
 /* A fresh zero-filled block of at least `size` bytes aligned to `align`
  * (a power of two); NULL if it cannot be placed (cause counted, logged).
  * `zero`: the caller needs zeros (a reused cached block is cleared). */

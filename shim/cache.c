@@ -12,7 +12,6 @@
 static struct oms_cached slot[OMS_CACHE_SLOTS];
 static int n;
 static size_t cache_bytes;
-uint64_t oms_cache_hits;
 
 static void drop(int i, struct oms_cache_out *out)
 {
@@ -59,7 +58,7 @@ int oms_cache_take(size_t cap, uint64_t now, struct oms_cached *c, struct oms_ca
 	*c = slot[best];
 	cache_bytes -= c->cap;
 	slot[best] = slot[--n];
-	oms_cache_hits++;
+	__atomic_fetch_add(&oms_stats.cache_hits, 1, __ATOMIC_RELAXED);
 	return 1;
 }
 

@@ -57,6 +57,4 @@ void oms_cache_decay(uint64_t now, struct oms_cache_out *out);
  * takes oms_lock briefly to return the bytes to the accounting. */
 void oms_cache_release(struct oms_cache_out *out);
 
-extern uint64_t oms_cache_hits;
-
 #endif

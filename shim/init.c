@@ -29,6 +29,7 @@ void oms_defrag_atfork_parent(void) __attribute__((weak));
 void oms_defrag_atfork_child(void) __attribute__((weak));
 int oms_defrag_started(void) __attribute__((weak));
 void oms_defrag_stop(void) __attribute__((weak));
+int oms_defrag_stats(char *buf, size_t cap) __attribute__((weak));
 
 static void prepare(void)
 {
@@ -94,5 +95,8 @@ __attribute__((destructor)) static void oms_dtor(void)
 {
 	if (oms_defrag_stop)
 		oms_defrag_stop();
-	oms_stats_print();
+	char df[256] = "";
+	if (oms_defrag_stats)
+		oms_defrag_stats(df, sizeof df);
+	oms_stats_print(df);
 }

@@ -40,6 +40,10 @@ struct oms_os {
 
 extern struct oms_os oms_os;
 
+/* The machine's page size: set once at start-up (alloc.c), before any
+ * other thread exists; read-only afterwards. */
+extern size_t oms_page;
+
 /* Restore the real implementations (tests call this between cases). */
 void oms_os_reset(void);
 

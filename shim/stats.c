@@ -1,6 +1,5 @@
 /* stats.c - see stats.h. */
 #include "stats.h"
-#include "cache.h"
 #include "config.h"
 #include "log.h"
 
@@ -9,9 +8,6 @@
 #include <string.h>
 
 struct oms_stats oms_stats;
-
-/* Weak: the DefragTick module adds its counters when it is linked in. */
-int oms_defrag_stats(char *buf, size_t cap) __attribute__((weak));
 
 static const char *const cause_name[OMS_CAUSE_COUNT] = {
 	"nospc", "fbig", "max", "mfile", "nodir", "map", "other",
@@ -46,7 +42,7 @@ void oms_stats_fallback(enum oms_cause c, int err, uint64_t size)
 		     c == OMS_CAUSE_MAX ? "OOMSHIELD_MAX reached, or RLIMIT_DATA" : strerrordesc_np(err));
 }
 
-void oms_stats_print(void)
+void oms_stats_print(const char *more)
 {
 	if (!oms_cfg.stats)
 		return;
@@ -60,13 +56,13 @@ void oms_stats_print(void)
 			break;
 		n += (size_t)m;
 	}
-	char df[256] = "";
-	if (oms_defrag_stats)
-		oms_defrag_stats(df, sizeof df);
 	oms_log_tagged("stats",
 		"blocks=%llu bytes=%llu live=%llu peak=%llu fallbacks=%s "
 		"forks_cow=%llu cache_hits=%llu%s",
-		(unsigned long long)oms_stats.blocks, (unsigned long long)oms_stats.bytes,
-		(unsigned long long)oms_stats.live, (unsigned long long)oms_stats.peak, fb,
-		(unsigned long long)oms_stats.forks_cow, (unsigned long long)oms_cache_hits, df);
+		(unsigned long long)__atomic_load_n(&oms_stats.blocks, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&oms_stats.bytes, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&oms_stats.live, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&oms_stats.peak, __ATOMIC_RELAXED), fb,
+		(unsigned long long)__atomic_load_n(&oms_stats.forks_cow, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&oms_stats.cache_hits, __ATOMIC_RELAXED), more);
 }

@@ -1,8 +1,10 @@
 /* stats.h - counters for the OOMSHIELD_STATS exit line, and the fallback
  * causes that are each logged once.
  *
- * Counters are updated with relaxed atomics from the large-block path only;
- * the small path never touches them.
+ * Every counter is read and written with relaxed atomics, wherever it is,
+ * under whichever lock: 64-bit atomics never tear, also on i386 and armv7.
+ * Only the large-block path touches them; the small path never does.
+ * live and peak are written by budget.c alone.
  */
 #ifndef OMS_STATS_H
 #define OMS_STATS_H
@@ -27,6 +29,7 @@ struct oms_stats {
 	uint64_t peak;
 	uint64_t fallback[OMS_CAUSE_COUNT];
 	uint64_t forks_cow;      /* forks that froze our memory copy-on-write */
+	uint64_t cache_hits;     /* large allocations served by a freed block */
 };
 
 extern struct oms_stats oms_stats;
@@ -40,7 +43,9 @@ void oms_stats_count(enum oms_cause c);
 /* Count and log (once per cause) a large allocation that stays in memory. */
 void oms_stats_fallback(enum oms_cause c, int err, uint64_t size);
 
-/* The exit summary line, if OOMSHIELD_STATS is set. */
-void oms_stats_print(void);
+/* The exit summary line, if OOMSHIELD_STATS is set; `more` (may be "")
+ * is appended: the entry layer adds the counters of modules above this
+ * one (DefragTick's). */
+void oms_stats_print(const char *more);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "advise.h"
 #include "big.h"
+#include "os.h"
 
 #define MiB ((uint64_t)1 << 20)
 

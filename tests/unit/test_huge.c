@@ -289,11 +289,11 @@ START_TEST(a_block_freed_during_the_give_up_is_not_reused)
 	ck_assert_int_eq(oms_huge_tick(40, 29, 4), 1);
 	ck_assert_ptr_null(on_msync);
 	ck_assert_int_eq(n_nohuge, N - 1);
-	uint64_t hits = oms_cache_hits;
+	uint64_t hits = oms_stats.cache_hits;
 	int huge_before = n_huge;
 	char *q = oms_big_alloc(PMD, G, 0);
 	ck_assert_ptr_nonnull(q);
-	ck_assert_uint_eq(oms_cache_hits, hits);
+	ck_assert_uint_eq(oms_stats.cache_hits, hits);
 	ck_assert_int_eq(n_huge, huge_before);
 	oms_big_free(oms_block_find(q));
 	for (int i = 1; i < N; i++)
@@ -382,10 +382,10 @@ START_TEST(random_paging_gives_up_once_and_keeps_data)
 	ck_assert_int_eq(oms_huge_tick(40, 29, 4), 0);
 	ck_assert_int_eq(n_nohuge, 2);
 	int huge_before = n_huge;
-	uint64_t hits = oms_cache_hits;
+	uint64_t hits = oms_stats.cache_hits;
 	char *d = oms_big_alloc(4 * MiB, G, 0); /* not the cached block: dropped */
 	ck_assert_ptr_nonnull(d);
-	ck_assert_uint_eq(oms_cache_hits, hits);
+	ck_assert_uint_eq(oms_stats.cache_hits, hits);
 	ck_assert_int_eq(n_huge, huge_before);
 	oms_big_free(oms_block_find(d));
 	oms_big_free(oms_block_find(small));
@@ -435,11 +435,11 @@ START_TEST(program_advice_stands)
 	ck_assert_int_eq(oms_huge_tick(40, 29, 4), 1);
 	ck_assert_int_eq(n_nohuge, 1); /* r only */
 	/* and it is not reused for another allocation */
-	uint64_t hits = oms_cache_hits;
+	uint64_t hits = oms_stats.cache_hits;
 	oms_big_free(oms_block_find(q));
 	char *t = oms_big_alloc(8 * MiB, G, 0);
 	ck_assert_ptr_nonnull(t);
-	ck_assert_uint_eq(oms_cache_hits, hits);
+	ck_assert_uint_eq(oms_stats.cache_hits, hits);
 	oms_big_free(oms_block_find(t));
 	oms_big_free(oms_block_find(r));
 }
@@ -457,10 +457,10 @@ START_TEST(a_block_freed_between_its_mark_and_its_split_is_not_reused)
 	on_msync = free_victim;
 	ck_assert_int_eq(oms_huge_tick(40, 29, 4), 1);
 	ck_assert_int_eq(n_msync, 3); /* the freed block was skipped */
-	uint64_t hits = oms_cache_hits;
+	uint64_t hits = oms_stats.cache_hits;
 	char *q = oms_big_alloc(PMD, G, 0);
 	ck_assert_ptr_nonnull(q);
-	ck_assert_uint_eq(oms_cache_hits, hits);
+	ck_assert_uint_eq(oms_stats.cache_hits, hits);
 	oms_big_free(oms_block_find(q));
 	oms_big_free(oms_block_find(p[0]));
 	oms_big_free(oms_block_find(p[1]));
