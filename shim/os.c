@@ -265,9 +265,9 @@ static int real_write_file(const char *path, const char *text)
 	return w == (ssize_t)len ? 0 : -1;
 }
 
-static const size_t oms_page = 4096;
+size_t oms_page = 4096;
 
-struct oms_os oms_os_real = {
+static const struct oms_os oms_os_real = {
 	.open_tmpfile = real_open_tmpfile,
 	.fallocate = real_fallocate,
 	.disk_free = real_disk_free,
