@@ -378,25 +378,6 @@ int oms_big_zero_range(const void *addr, size_t len, int kadvice)
 	return hit;
 }
 
-int oms_copy_to_anon(void *addr, size_t len, int prot)
-{
-	char *tmp = oms_os.mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (tmp == MAP_FAILED)
-		return -1;
-	/* The source is our own file mapping: making it readable for the copy
-	 * changes nothing the program can see, it is replaced next. */
-	if (!(prot & PROT_READ))
-		oms_os.mprotect(addr, len, PROT_READ);
-	memcpy(tmp, addr, len);
-	if (prot != (PROT_READ | PROT_WRITE))
-		oms_os.mprotect(tmp, len, prot);
-	if (oms_os.mremap(tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) == MAP_FAILED) {
-		oms_os.munmap(tmp, len);
-		return -1;
-	}
-	return 0;
-}
-
 int oms_big_demote(const void *addr, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr, z = a + len;
@@ -411,7 +392,7 @@ int oms_big_demote(const void *addr, size_t len)
 		 * left alone too. */
 		if (!b->dev || (b->flags & OMS_BLK_NOCACHE) || s < a || s + b->cap > z)
 			continue;
-		if (oms_copy_to_anon(b->addr, b->cap, b->prot) < 0)
+		if (oms_os_copy_to_anon(b->addr, b->cap, b->prot) < 0)
 			continue;
 		/* From here the block is what a fork snapshot leaves: anonymous
 		 * (dev 0), never cached, freed with a plain munmap. */
@@ -534,21 +515,6 @@ void *oms_big_resize(struct oms_block *b, size_t size)
 	return n;
 }
 
-/* Replace [addr, addr+cap) with a mapping of `fd` (or anonymous memory when
- * fd < 0 and `src` is given) without a window in which the range is
- * unmapped: map elsewhere, then move over. */
-int oms_remap_over(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-	char *p = oms_os.mmap(NULL, len, prot, flags, fd, off);
-	if (p == MAP_FAILED)
-		return -1;
-	if (oms_os.mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) == MAP_FAILED) {
-		oms_os.munmap(p, len);
-		return -1;
-	}
-	return 0;
-}
-
 /* A block the program has mprotect'ed (OMS_BLK_NOCACHE) may hold ranges of
  * other protections - guard pages, a frozen table - that a remap at fork
  * would reset to b->prot.  They are read back from the kernel's own view,
@@ -625,7 +591,7 @@ static int remap_over(struct oms_block *b, int flags, int fd)
 	struct prots p = {.n = 0};
 	if (b->flags & OMS_BLK_NOCACHE)
 		read_prots(b, &p);
-	if (oms_remap_over(b->addr, b->cap, b->prot, flags, fd, 0) < 0)
+	if (oms_os_remap_over(b->addr, b->cap, b->prot, flags, fd, 0) < 0)
 		return -1;
 	apply_prots(&p, b->prot);
 	if (b->flags & OMS_BLK_DONTDUMP) /* a new mapping: flags are not carried */

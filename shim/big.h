@@ -59,14 +59,6 @@ int oms_big_zero_range(const void *addr, size_t len, int kadvice);
  * mount).  Returns how many blocks changed. */
 int oms_big_demote(const void *addr, size_t len);
 
-/* Replace [addr, addr+len) by an anonymous private copy of its bytes with
- * protection prot (one memcpy; mremap swaps the pages in).  0 or -1. */
-int oms_copy_to_anon(void *addr, size_t len, int prot);
-
-/* Replace [addr, addr+len) by a mapping of fd at off, with no moment at
- * which the range is unmapped (map elsewhere, then move over). */
-int oms_remap_over(void *addr, size_t len, int prot, int flags, int fd, off_t off);
-
 /* Fork: keep private-memory semantics for every live block. */
 void oms_big_fork_prepare(void);
 void oms_big_fork_parent(void);

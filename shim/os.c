@@ -292,3 +292,51 @@ void oms_os_reset(void)
 {
 	oms_os = oms_os_real;
 }
+
+/* Grow a raw array (never through malloc: we may be inside it). */
+int oms_os_grow_array(void **arr, size_t *cap, size_t elem)
+{
+	size_t ncap = *cap ? *cap * 2 : 256;
+	void *m = *arr ? oms_sys_mremap(*arr, *cap * elem, ncap * elem, MREMAP_MAYMOVE, NULL)
+		       : oms_sys_mmap(NULL, ncap * elem, PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return -1;
+	*arr = m;
+	*cap = ncap;
+	return 0;
+}
+
+int oms_os_copy_to_anon(void *addr, size_t len, int prot)
+{
+	char *tmp = oms_os.mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (tmp == MAP_FAILED)
+		return -1;
+	/* The source is our own file mapping: making it readable for the copy
+	 * changes nothing the program can see, it is replaced next. */
+	if (!(prot & PROT_READ))
+		oms_os.mprotect(addr, len, PROT_READ);
+	memcpy(tmp, addr, len);
+	if (prot != (PROT_READ | PROT_WRITE))
+		oms_os.mprotect(tmp, len, prot);
+	if (oms_os.mremap(tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) == MAP_FAILED) {
+		oms_os.munmap(tmp, len);
+		return -1;
+	}
+	return 0;
+}
+
+/* Replace [addr, addr+cap) with a mapping of `fd` (or anonymous memory when
+ * fd < 0 and `src` is given) without a window in which the range is
+ * unmapped: map elsewhere, then move over. */
+int oms_os_remap_over(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	char *p = oms_os.mmap(NULL, len, prot, flags, fd, off);
+	if (p == MAP_FAILED)
+		return -1;
+	if (oms_os.mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) == MAP_FAILED) {
+		oms_os.munmap(p, len);
+		return -1;
+	}
+	return 0;
+}

@@ -64,6 +64,23 @@ void oms_os_fd_forget(void);
  * kernel - 10 to 15 ms measured for the first file-backed block. */
 void oms_os_fd_prepare(void);
 
+static inline uintptr_t oms_page_up(uintptr_t n)
+{
+	return (n + oms_page - 1) & ~(uintptr_t)(oms_page - 1);
+}
+
+/* Grow a raw array of elem-sized items (doubling, from 256): raw mmap and
+ * mremap, never malloc, since we may be inside it.  0 or -1. */
+int oms_os_grow_array(void **arr, size_t *cap, size_t elem);
+
+/* Replace [addr, addr+len) by an anonymous private copy of its bytes with
+ * protection prot (one memcpy; mremap swaps the pages in).  0 or -1. */
+int oms_os_copy_to_anon(void *addr, size_t len, int prot);
+
+/* Replace [addr, addr+len) by a mapping of fd at off, with no moment at
+ * which the range is unmapped (map elsewhere, then move over).  0 or -1. */
+int oms_os_remap_over(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+
 /* Raw syscall mappings that bypass the interposed symbols. */
 void *oms_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 int oms_sys_munmap(void *addr, size_t len);

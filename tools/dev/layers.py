@@ -5,7 +5,8 @@ For every object in shim/, `nm` says which symbols it defines and which it
 uses; a use of another object's symbol is an edge "a calls b".  The check
 fails on any cycle between objects, and on any edge from a lower layer to a
 higher one (LAYERS below: a module may use its own layer and those beneath).
-Usage: layers.py BUILD_DIR/shim
+Usage: layers.py BUILD_DIR/shim SOURCE_DIR (objects without a source there, left
+from an older tree, are ignored)
 """
 import os
 import subprocess
@@ -14,8 +15,8 @@ import sys
 # Bottom first.  Every object in shim/ must be listed.
 LAYERS = [
     ("seam", "os log config debug names next stats"),
-    ("store", "block budget store cache arena ticker"),
-    ("policy", "big region pieces huge advise frag defrag heap"),
+    ("store", "block budget store cache arena pieces ticker"),
+    ("policy", "big region_map region_advise region_remap region_fork huge advise frag defrag heap"),
     ("entry", "alloc malloc mmap init xid"),
 ]
 
@@ -30,8 +31,9 @@ def symbols(obj):
 
 
 def main():
-    d = sys.argv[1]
-    objs = sorted(f[:-2] for f in os.listdir(d) if f.endswith(".o"))
+    d, src = sys.argv[1], sys.argv[2]
+    objs = sorted(f[:-2] for f in os.listdir(d)
+                  if f.endswith(".o") and os.path.exists(os.path.join(src, f[:-2] + ".c")))
     layer = {}
     for i, (_, names) in enumerate(LAYERS):
         for n in names.split():

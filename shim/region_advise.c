@@ -1,0 +1,221 @@
+/* region_advise.c - madvise and mprotect on redirected memory (region.h).
+ *
+ * What anonymous memory gives must hold on our shared file mappings too:
+ * DONTNEED/FREE read back zero (the file range is zeroed with its disk
+ * kept), DONTFORK/WIPEONFORK/DONTDUMP are kept in the table because a
+ * remap makes a new mapping that would not carry them, MADV_REMOVE is
+ * refused, and PROT_EXEC on a noexec mount moves the range to anonymous
+ * memory.  Locks: see pieces.h. */
+#include "region.h"
+#include "arena.h"
+#include "big.h"
+#include "budget.h"
+#include "config.h"
+#include "os.h"
+#include "pieces.h"
+#include "stats.h"
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#define MADV_KEEPONFORK 19
+#endif
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24 /* Linux 5.18 */
+#endif
+
+/* Call the kernel's madvise on the parts of [a, b) that are not ours. */
+static int advise_gaps(uintptr_t a, uintptr_t b, int advice)
+{
+	int r = 0;
+	for (size_t i = oms_pieces_find(a); a < b; i++) {
+		uintptr_t next = (i < oms_npieces && oms_pieces[i].start < b) ? oms_pieces[i].start : b;
+		if (next > a && oms_sys_madvise((void *)a, next - a, advice) < 0)
+			r = -1;
+		if (i >= oms_npieces || oms_pieces[i].start >= b)
+			break;
+		a = oms_pieces[i].end;
+	}
+	return r;
+}
+
+/* The kernel's own advice for the OMS_P_ANON pieces inside [a, b): they are
+ * anonymous memory, whose VMA flags the kernel keeps itself. */
+static void advise_anon(uintptr_t a, uintptr_t b, int advice)
+{
+	size_t lo, hi;
+	oms_pieces_span(a, b, &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
+		if (!oms_pieces[i].ar)
+			oms_sys_madvise((void *)oms_pieces[i].start, oms_pieces[i].end - oms_pieces[i].start, advice);
+}
+
+/* 1 if [a, b) overlaps a large block or a redirected piece. */
+static int owns(uintptr_t a, uintptr_t b)
+{
+	if (oms_live && oms_big_overlaps((void *)a, b - a))
+		return 1;
+	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&oms_map_lock);
+	size_t i = oms_pieces_find(a);
+	int hit = i < oms_npieces && oms_pieces[i].start < b;
+	pthread_mutex_unlock(&oms_map_lock);
+	return hit;
+}
+
+int oms_region_madvise(void *addr, size_t len, int advice)
+{
+	uintptr_t a = (uintptr_t)addr, b = a + oms_page_up(len);
+	if ((a & (oms_page - 1)) || b < a) {
+		errno = EINVAL; /* as the kernel says, before we act on anything */
+		return -1;
+	}
+	if (advice == MADV_REMOVE && owns(a, b)) {
+		/* The kernel refuses it on private anonymous memory, which is
+		 * what the program has; on our shared file it would punch the
+		 * range and give its disk back. */
+		errno = EINVAL;
+		return -1;
+	}
+	if ((advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE) && oms_live)
+		oms_big_note_thp(addr, b - a);
+	if ((advice == MADV_DONTFORK || advice == MADV_WIPEONFORK || advice == MADV_MERGEABLE) &&
+	    oms_live)
+		oms_big_note_own(addr, b - a);
+	if ((advice == MADV_DONTDUMP || advice == MADV_DODUMP) && oms_live)
+		oms_big_note_dump(addr, b - a, advice == MADV_DONTDUMP);
+	/* What the kernel is asked before we zero: DONTNEED_LOCKED also drops
+	 * locked pages, the others refuse them. */
+	int kadvice = advice == MADV_DONTNEED_LOCKED ? advice : MADV_DONTNEED;
+	if ((advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_DONTNEED_LOCKED) &&
+	    oms_live && oms_big_zero_range(addr, b - a, kadvice) && advice == MADV_FREE)
+		advice = MADV_DONTNEED; /* the kernel refuses FREE on shared files;
+					   DONTNEED is a valid FREE (reads zero) */
+	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
+		return oms_sys_madvise(addr, len, advice);
+	size_t lo, hi;
+	int r = 0;
+	pthread_mutex_lock(&oms_map_lock);
+	switch (advice) {
+	case MADV_DONTNEED:
+	case MADV_FREE:
+	case MADV_DONTNEED_LOCKED:
+		/* An error on the gaps (ENOMEM for an unmapped hole) is
+		 * reported, but like the kernel we still act on the rest. */
+		r = advise_gaps(a, b, advice);
+		/* Punch each shared piece's part in place; only what cannot be
+		 * punched (frozen by a fork, fd lost) is split and replaced. */
+		for (size_t i = oms_pieces_find(a); i < oms_npieces && oms_pieces[i].start < b;) {
+			struct oms_piece *p = &oms_pieces[i];
+			uintptr_t x = p->start > a ? p->start : a, y = p->end < b ? p->end : b;
+			/* The kernel refuses locked memory (EINVAL): keep it. */
+			int e = errno;
+			if (oms_sys_madvise((void *)x, y - x, kadvice) < 0) {
+				if (errno == EINVAL) {
+					r = -1;
+					break;
+				}
+				errno = e;
+			}
+			if (!(p->flags & OMS_P_FROZEN) && oms_arena_zero(p->ar, p->off + (x - p->start), y - x) == 0) {
+				i++;
+				continue;
+			}
+			if (!p->ar) { /* OMS_P_ANON: the kernel's DONTNEED zeroed it */
+				i++;
+				continue;
+			}
+			oms_pieces_span(x, y, &lo, &hi); /* now oms_pieces[lo] is exactly [x, y) */
+			oms_pieces_zero(lo);
+			i = lo + 1;
+		}
+		break;
+	/* Kept in the table: a remap (fork, relocation) makes a new mapping,
+	 * which would not carry them. */
+	case MADV_DONTFORK:
+	case MADV_DOFORK:
+		if ((r = oms_sys_madvise(addr, len, advice)) == 0)
+			oms_pieces_mark(a, b, OMS_P_DONTFORK, advice == MADV_DONTFORK);
+		break;
+	case MADV_DONTDUMP:
+	case MADV_DODUMP:
+		if ((r = oms_sys_madvise(addr, len, advice)) == 0)
+			oms_pieces_mark(a, b, OMS_P_DONTDUMP, advice == MADV_DONTDUMP);
+		break;
+	case MADV_WIPEONFORK:
+	case MADV_KEEPONFORK:
+		/* The kernel allows these on private anonymous memory only;
+		 * for ours the fork handler does the wiping. */
+		if ((r = advise_gaps(a, b, advice)) == 0) {
+			oms_pieces_mark(a, b, OMS_P_WIPE, advice == MADV_WIPEONFORK);
+			advise_anon(a, b, advice);
+		}
+		break;
+	default:
+		r = oms_sys_madvise(addr, len, advice);
+	}
+	pthread_mutex_unlock(&oms_map_lock);
+	return r;
+}
+
+/* Our pieces inside [a, b) become anonymous memory (see oms_big_demote). */
+static int demote_pieces(uintptr_t a, uintptr_t b)
+{
+	size_t lo, hi;
+	int n = 0;
+	pthread_mutex_lock(&oms_map_lock);
+	oms_pieces_span(a, b, &lo, &hi);
+	for (size_t i = hi; i-- > lo;) {
+		struct oms_piece *p = &oms_pieces[i];
+		if (oms_os_copy_to_anon((void *)p->start, p->end - p->start, p->prot) == 0) {
+			oms_pieces_keep_advice(p, (void *)p->start, p->end - p->start);
+			oms_pieces_forget(p->start, p->end, 1); /* its file part is unmapped now */
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&oms_map_lock);
+	return n;
+}
+
+int oms_region_mprotect(void *addr, size_t len, int prot)
+{
+	int r = oms_sys_mprotect(addr, len, prot);
+	if (r < 0 && errno == EACCES && (prot & PROT_EXEC)) {
+		/* OOMSHIELD_DIR is mounted noexec: code (a JIT's) cannot live in
+		 * our files.  Anonymous memory could take PROT_EXEC, so the
+		 * range becomes anonymous memory and the call is retried. */
+		uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(oms_page - 1);
+		uintptr_t b = (uintptr_t)addr + oms_page_up(len);
+		int n = oms_live ? oms_big_demote(addr, len) : 0;
+		if (__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
+			n += demote_pieces(a, b);
+		if (n) {
+			errno = EACCES;
+			r = oms_sys_mprotect(addr, len, prot);
+		}
+	}
+	if (r == 0 && oms_live)
+		oms_big_note_own(addr, len);
+	if (r < 0 || !__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
+		return r;
+	size_t lo, hi;
+	pthread_mutex_lock(&oms_map_lock);
+	oms_pieces_span((uintptr_t)addr, (uintptr_t)addr + oms_page_up(len), &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
+		oms_pieces[i].prot = prot;
+	oms_pieces_coalesce(lo, hi);
+	pthread_mutex_unlock(&oms_map_lock);
+	return r;
+}

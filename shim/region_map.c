@@ -1,0 +1,139 @@
+/* region_map.c - mmap and munmap of redirected anonymous memory (region.h):
+ * which requests live in a file, placing them in an arena extent with the
+ * disk reserved first, and releasing that disk on munmap.  Locks: see
+ * pieces.h. */
+#include "region.h"
+#include "arena.h"
+#include "big.h"
+#include "budget.h"
+#include "config.h"
+#include "os.h"
+#include "pieces.h"
+#include "stats.h"
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "advise.h"
+#include "alloc.h"
+#include "defrag.h"
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#define MADV_KEEPONFORK 19
+#endif
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24 /* Linux 5.18 */
+#endif
+
+int oms_region_wanted(size_t len, int prot, int flags)
+{
+	return (flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) == MAP_PRIVATE &&
+	       !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | MAP_HUGETLB |
+			  MAP_STACK | MAP_GROWSDOWN)) &&
+	       (prot & PROT_WRITE) && len >= oms_threshold && oms_cfg.mmap && oms_cfg.dir_ok &&
+	       !oms_cfg.disable;
+}
+
+void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	/* An unaligned offset, or a length that rounds past the top of the
+	 * address space, is refused by the kernel even for anonymous memory:
+	 * let it say so (no fallback to count or log). */
+	if (!oms_region_wanted(len, prot, flags) || (off & (off_t)(oms_page - 1)) ||
+	    oms_page_up(len) < len) {
+		void *p = oms_sys_mmap(addr, len, prot, flags, fd, off);
+		if (p != MAP_FAILED && (flags & MAP_FIXED) &&
+		    __atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE)) {
+			/* The kernel replaced whatever was there, ours included. */
+			pthread_mutex_lock(&oms_map_lock);
+			oms_pieces_forget((uintptr_t)p, (uintptr_t)p + oms_page_up(len), 1);
+			pthread_mutex_unlock(&oms_map_lock);
+		}
+		return p;
+	}
+	int e = errno;
+	oms_defrag_poke();
+	size_t rl = oms_page_up(len);
+	if (!oms_budget_take(rl)) {
+		oms_stats_fallback(OMS_CAUSE_MAX, 0, len);
+		errno = e;
+		return oms_sys_mmap(addr, len, prot, flags, fd, off);
+	}
+	pthread_mutex_lock(&oms_map_lock);
+	enum oms_cause cause = OMS_CAUSE_MAP;
+	int err = ENOMEM;
+	struct oms_arena *a = oms_arena_current();
+	if (!a) {
+		err = errno;
+		cause = oms_cause_of(err);
+		goto fallback;
+	}
+	uint64_t o = oms_arena_alloc(a, rl);
+	if (oms_store_reserve(a->fd, o, rl) < 0) {
+		err = errno;
+		cause = oms_cause_of(err);
+		oms_arena_punch(a, o, rl); /* fallocate may have reserved part of it */
+		oms_arena_free(a, o, rl);
+		goto fallback;
+	}
+	int f = (flags & ~(MAP_TYPE | MAP_ANONYMOUS)) | MAP_SHARED;
+	void *p = oms_sys_mmap(addr, rl, prot, f, a->fd, (off_t)o);
+	if (p == MAP_FAILED) {
+		err = errno;
+		oms_arena_punch(a, o, rl);
+		oms_arena_free(a, o, rl);
+		goto fallback;
+	}
+	struct oms_piece pc = {(uintptr_t)p, (uintptr_t)p + rl, o, a, prot, 0, NULL};
+	if (oms_pieces_insert(pc) < 0) {
+		oms_sys_munmap(p, rl);
+		oms_arena_punch(a, o, rl);
+		oms_arena_free(a, o, rl);
+		goto fallback;
+	}
+	a->refs++;
+	oms_advise_new(p, rl, MADV_NORMAL);
+	__atomic_fetch_add(&oms_stats.blocks, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&oms_stats.bytes, len, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&oms_map_lock);
+	errno = e;
+	return p;
+fallback:
+	pthread_mutex_unlock(&oms_map_lock);
+	oms_budget_give(rl);
+	oms_stats_fallback(cause, err, len);
+	errno = e;
+	return oms_sys_mmap(addr, len, prot, flags, fd, off);
+}
+
+int oms_region_munmap(void *addr, size_t len)
+{
+	oms_defrag_poke();
+	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
+		return oms_sys_munmap(addr, len);
+	pthread_mutex_lock(&oms_map_lock);
+	int r = oms_sys_munmap(addr, len);
+	if (r == 0)
+		oms_pieces_forget((uintptr_t)addr, (uintptr_t)addr + oms_page_up(len), 1);
+	pthread_mutex_unlock(&oms_map_lock);
+	return r;
+}
+
+size_t oms_region_ranges(struct oms_range *out, size_t cap)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&oms_map_lock);
+	for (size_t i = 0; i < oms_npieces && n < cap; i++)
+		out[n++] = (struct oms_range){(void *)oms_pieces[i].start, oms_pieces[i].end - oms_pieces[i].start};
+	pthread_mutex_unlock(&oms_map_lock);
+	return n;
+}

@@ -1,0 +1,305 @@
+/* region_remap.c - mremap of redirected memory (region.h).
+ *
+ * The kernel's rules for anonymous memory are the model: a shrink in place
+ * only unmaps the tail, across any number of mappings; a move of several
+ * mappings at once is done by newer kernels; a resize must find one
+ * mapping.  Pieces that anonymous memory would have kept as one mapping
+ * are merged into one extent first.  A growth the file cannot take
+ * (OOMSHIELD_MAX, a full disk) moves the region to anonymous memory, as
+ * MREMAP_MAYMOVE allows.  Locks: see pieces.h. */
+#include "region.h"
+#include "arena.h"
+#include "big.h"
+#include "budget.h"
+#include "config.h"
+#include "os.h"
+#include "pieces.h"
+#include "stats.h"
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#define MADV_KEEPONFORK 19
+#endif
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24 /* Linux 5.18 */
+#endif
+
+/* The file cannot take the growth (OOMSHIELD_MAX, a full disk): the kernel
+ * would have grown anonymous memory, so the piece becomes anonymous memory
+ * at a new place, as MREMAP_MAYMOVE allows.  One copy; the file part is
+ * released.  Under oms_map_lock; the caller counts the fallback after
+ * unlocking (a log line must not be written under the lock). */
+static void *grow_anon(size_t i, size_t nl)
+{
+	struct oms_piece *p = &oms_pieces[i];
+	size_t ol = p->end - p->start;
+	if (!(p->prot & PROT_READ)) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	char *dst = oms_sys_mmap(NULL, nl, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (dst == MAP_FAILED)
+		return MAP_FAILED;
+	memcpy(dst, (void *)p->start, ol);
+	if (p->prot != (PROT_READ | PROT_WRITE))
+		oms_sys_mprotect(dst, nl, p->prot);
+	oms_pieces_keep_advice(p, dst, nl);
+	uintptr_t a = p->start;
+	oms_sys_munmap((void *)a, ol);
+	oms_pieces_forget(a, a + ol, 1);
+	return dst;
+}
+
+/* [a, b) is whole in the table as pieces that anonymous memory would have
+ * kept as one mapping: contiguous, one protection, the same fork and dump
+ * advice (shared, frozen by a fork, or OMS_P_ANON parts a MADV_DONTNEED made).
+ * The kernel cannot resize across mappings of different files or offsets,
+ * so copy it into one fresh extent (room bytes) and make that its only
+ * piece: 0 and [*lo, *hi) the new piece.  If no extent can be had
+ * (OOMSHIELD_MAX, disk, descriptors, an unreadable protection), one
+ * anonymous copy, out of the table: 1, and the kernel does the rest.  -1
+ * with nothing changed if it is not such a region (the kernel would say
+ * EFAULT for it too).  The copy goes through memory: a write another
+ * thread makes into the region during the call can be lost, as it could
+ * be in a program that resizes memory while another thread writes it. */
+static int merge_pieces(uintptr_t a, uintptr_t b, uint64_t room, size_t *lo, size_t *hi)
+{
+	const int same = ~(OMS_P_ANON | OMS_P_FROZEN);
+	size_t i = oms_pieces_find(a), j = i;
+	if (i == oms_npieces || oms_pieces[i].start != a)
+		return -1;
+	for (; j < oms_npieces && oms_pieces[j].start < b; j++) {
+		const struct oms_piece *p = &oms_pieces[j], *q = &oms_pieces[i];
+		if (p->prot != q->prot || p->snap || (p->flags & same) != (q->flags & same) ||
+		    (j > i && oms_pieces[j - 1].end != p->start))
+			return -1;
+	}
+	if (oms_pieces[j - 1].end != b)
+		return -1;
+	struct oms_piece whole = oms_pieces[i];
+	whole.end = b;
+	whole.ar = NULL;
+	/* OMS_P_FROZEN: relocate copies it from memory and takes its budget; the
+	 * old pieces give theirs back in forget. */
+	whole.flags = (whole.flags & same) | OMS_P_FROZEN;
+	if (oms_pieces_relocate(&whole, room) < 0) {
+		if (oms_os_copy_to_anon((void *)a, b - a, whole.prot) < 0)
+			return -1;
+		oms_pieces_keep_advice(&whole, (void *)a, b - a);
+		oms_pieces_forget(a, b, 1); /* their file parts are unmapped now */
+		return 1;
+	}
+	oms_pieces_forget(a, b, 1);
+	oms_pieces_insert(whole); /* cannot fail: forget freed at least two slots */
+	oms_pieces_span(a, b, lo, hi);
+	return 0;
+}
+
+/* Reverse oms_pieces[i, j). */
+static void reverse(size_t i, size_t j)
+{
+	while (i + 1 < j) {
+		struct oms_piece t = oms_pieces[i];
+		oms_pieces[i++] = oms_pieces[--j];
+		oms_pieces[j] = t;
+	}
+}
+
+/* The kernel moved every mapping in [a, a+len) to [t, t+len) at once
+ * (Linux 6.17 and later move several mappings in one MREMAP_FIXED call):
+ * so do the pieces.  The ranges do not overlap (the kernel refuses that). */
+static void shift_pieces(uintptr_t a, uintptr_t len, uintptr_t t)
+{
+	size_t lo, hi, k;
+	oms_pieces_forget(t, t + len, 1); /* what was mapped at the target is gone */
+	oms_pieces_span(a, a + len, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		oms_pieces[i].start = oms_pieces[i].start - a + t;
+		oms_pieces[i].end = oms_pieces[i].end - a + t;
+	}
+	/* Keep the table sorted: rotate the moved run to its new place. */
+	if (t > a) {
+		for (k = hi; k < oms_npieces && oms_pieces[k].start < t; k++)
+			;
+		reverse(lo, hi), reverse(hi, k), reverse(lo, k);
+	} else {
+		for (k = lo; k > 0 && oms_pieces[k - 1].start > t; k--)
+			;
+		reverse(k, lo), reverse(lo, hi), reverse(k, hi);
+	}
+}
+
+void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
+{
+	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
+		return oms_sys_mremap(old, old_len, new_len, flags, new_addr);
+	uintptr_t a = (uintptr_t)old, ol = oms_page_up(old_len), nl = oms_page_up(new_len);
+	enum oms_cause fb_cause = OMS_CAUSE_OTHER;
+	int fb = 0, fb_err = 0; /* a fallback to anonymous memory, counted after unlocking */
+	int e0 = errno;
+	/* Requests the kernel refuses whatever the mapping (unaligned, zero
+	 * or overflowing length, bad flags) go to it untouched: the table
+	 * must not be split at an address the kernel never accepts. */
+	int known = MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP;
+	if ((a & (oms_page - 1)) || !nl || nl < new_len || (flags & ~known) ||
+	    ((flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && !(flags & MREMAP_MAYMOVE)) ||
+	    ((flags & MREMAP_DONTUNMAP) && ol != nl) ||
+	    ((flags & MREMAP_FIXED) && ((uintptr_t)new_addr & (oms_page - 1))))
+		return oms_sys_mremap(old, old_len, new_len, flags, new_addr);
+	pthread_mutex_lock(&oms_map_lock);
+	size_t i = oms_pieces_find(a);
+	int ours = i < oms_npieces && oms_pieces[i].start < a + (ol ? ol : 1);
+	if (ours && !ol) {
+		/* old_size 0 duplicates a shared mapping (an old_size that
+		 * rounds up past the top wraps to 0 in the kernel too); on the
+		 * private memory the program asked for, the kernel says EINVAL. */
+		pthread_mutex_unlock(&oms_map_lock);
+		errno = EINVAL;
+		return MAP_FAILED;
+	}
+	if (!ours || nl < new_len) {
+		void *r = oms_sys_mremap(old, old_len, new_len, flags, new_addr);
+		if (r != MAP_FAILED && (flags & MREMAP_FIXED))
+			oms_pieces_forget((uintptr_t)r, (uintptr_t)r + nl, 1); /* target replaced */
+		pthread_mutex_unlock(&oms_map_lock);
+		return r;
+	}
+	void *r = MAP_FAILED;
+	size_t lo, hi;
+	if (nl <= ol && !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP))) {
+		/* No growth, no move: the kernel only unmaps the tail, across
+		 * any number of mappings (mm/mremap.c), and so do we. */
+		r = oms_sys_mremap(old, old_len, new_len, flags, new_addr);
+		if (r != MAP_FAILED && nl < ol)
+			oms_pieces_forget(a + nl, a + ol, 1);
+		goto out;
+	}
+	oms_pieces_span(a, a + ol, &lo, &hi);
+	if (hi - lo != 1 || oms_pieces[lo].start != a || oms_pieces[lo].end != a + ol) {
+		if (nl == ol && (flags & MREMAP_FIXED) && !(flags & MREMAP_DONTUNMAP)) {
+			/* A move of several mappings: newer kernels do it in
+			 * one call, with no copy. */
+			r = oms_sys_mremap(old, old_len, new_len, flags, new_addr);
+			if (r != MAP_FAILED) {
+				shift_pieces(a, ol, (uintptr_t)r);
+				goto out;
+			}
+			if (errno != EFAULT)
+				goto out;
+		}
+		int m = merge_pieces(a, a + ol, nl > ol ? nl : ol, &lo, &hi);
+		if (m < 0) {
+			/* Several mappings anonymous memory would have kept
+			 * apart too (other protections or advice), or a hole:
+			 * the kernel refuses to resize across them. */
+			errno = EFAULT;
+			goto out;
+		}
+		if (m > 0) { /* plain anonymous memory now: the kernel's */
+			r = oms_sys_mremap(old, old_len, new_len, flags, new_addr);
+			if (r != MAP_FAILED)
+				oms_pieces_forget((uintptr_t)r, (uintptr_t)r + nl, 1);
+			goto out;
+		}
+	}
+	struct oms_piece *p = &oms_pieces[lo];
+	if (!p->ar) {
+		/* OMS_P_ANON: plain anonymous memory; the kernel resizes it, and
+		 * what it leaves behind (DONTUNMAP) is anonymous too. */
+		r = oms_sys_mremap(old, old_len, new_len, flags, new_addr);
+		if (r != MAP_FAILED) {
+			struct oms_piece moved = *p;
+			oms_pieces_delete(lo);
+			oms_pieces_forget((uintptr_t)r, (uintptr_t)r + nl, 1);
+			moved.start = (uintptr_t)r;
+			moved.end = (uintptr_t)r + nl;
+			oms_pieces_insert(moved);
+		}
+		goto out;
+	}
+	if (nl > ol) {
+		uint64_t delta = nl - ol;
+		int ok = !(p->flags & OMS_P_FROZEN) && oms_arena_is_current(p->ar) && oms_arena_fd_ok(p->ar) &&
+			 oms_arena_take(p->ar, p->off + ol, delta) == 0;
+		if (!ok) {
+			if (oms_pieces_relocate(p, nl) < 0 || oms_arena_take(p->ar, p->off + ol, delta) < 0) {
+				if (flags == MREMAP_MAYMOVE) {
+					fb = 1;
+					fb_cause = oms_cause_of(errno);
+					fb_err = errno;
+					r = grow_anon(lo, nl);
+				} else
+					errno = ENOMEM;
+				goto out;
+			}
+		}
+		int max = !oms_budget_take(delta);
+		if (max || oms_store_reserve(p->ar->fd, p->off + ol, delta) < 0) {
+			int e = max ? 0 : errno;
+			oms_arena_punch(p->ar, p->off + ol, delta);
+			oms_arena_free(p->ar, p->off + ol, delta);
+			if (!max)
+				oms_budget_give(delta);
+			if (flags == MREMAP_MAYMOVE) {
+				fb = 1;
+				fb_cause = max ? OMS_CAUSE_MAX : oms_cause_of(e);
+				fb_err = e;
+				r = grow_anon(lo, nl);
+			} else
+				errno = ENOMEM;
+			goto out;
+		}
+	}
+	r = oms_sys_mremap(old, old_len, new_len, flags, new_addr);
+	p = &oms_pieces[lo];
+	if (r == MAP_FAILED) {
+		if (nl > ol) {
+			oms_arena_punch(p->ar, p->off + ol, nl - ol);
+			oms_arena_free(p->ar, p->off + ol, nl - ol);
+			oms_budget_give(nl - ol);
+		}
+		goto out;
+	}
+	struct oms_piece moved = *p;
+	if (nl < ol && !(p->flags & OMS_P_FROZEN)) {
+		oms_arena_punch(p->ar, p->off + nl, ol - nl);
+		oms_arena_free(p->ar, p->off + nl, ol - nl);
+		oms_budget_give(ol - nl);
+	}
+	oms_pieces_delete(lo);
+	oms_pieces_forget((uintptr_t)r, (uintptr_t)r + nl, 1); /* MREMAP_FIXED replaced these */
+	moved.start = (uintptr_t)r;
+	moved.end = (uintptr_t)r + nl;
+	oms_pieces_insert(moved);
+	if (flags & MREMAP_DONTUNMAP) {
+		/* The kernel leaves the old range mapped to the same file
+		 * extent; private memory would be left empty.  Fresh anonymous
+		 * memory there (or, failing that, none) so that it never
+		 * aliases the moved data. */
+		int e = errno;
+		if (oms_sys_mmap(old, ol, moved.prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+		    MAP_FAILED)
+			oms_sys_munmap(old, ol);
+		oms_pieces_keep_advice(&moved, old, ol);
+		errno = e;
+	}
+out:
+	pthread_mutex_unlock(&oms_map_lock);
+	if (fb && r != MAP_FAILED)
+		oms_stats_fallback(fb_cause, fb_err, nl);
+	if (r != MAP_FAILED)
+		errno = e0; /* a success leaves errno as it was */
+	return r;
+}
