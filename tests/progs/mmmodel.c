@@ -78,10 +78,10 @@ static uint32_t next_seg = 1;
 
 static unsigned long long seed;
 static int opi, replaying, have_multi, have_dontunmap;
-/* MM_AVOID=shrink,multi,hint: do not generate operations of a kind whose
+/* MM_AVOID=shrink,multi,hint,holes,split: do not generate operations of a kind whose
  * failure is already known, to look for other ones (both runs of a diff
  * need the same setting). */
-static int avoid_shrink, avoid_multi, avoid_hint;
+static int avoid_shrink, avoid_multi, avoid_hint, avoid_holes, avoid_split;
 static long n_forks, n_skipped;
 static char opline[160];
 
@@ -1000,6 +1000,15 @@ static void gen(struct op *o)
 
 static int avoided(const struct op *o)
 {
+	if (avoid_holes && (o->k == O_MADV || o->k == O_MPROT) && inwin(o->a, o->n) && any_hole(o->a, o->n))
+		return 1;
+	/* a resize or move of part of a mapping: the shim's table stays split */
+	if (avoid_split && o->k == O_MREMAP && !(o->f & 8) && o->n && inwin(o->a, o->n) && M[o->a].mapped) {
+		int s, e;
+		run_of(o->a, &s, &e);
+		if (s != o->a || (e != o->a + o->n && o->m >= o->n))
+			return 1;
+	}
 	if (o->k != O_MREMAP || (o->f & 8) || o->m == 0 || o->n == 0 || single(o->a, o->n) == 1)
 		return 0;
 	int fl = o->f & 7;
@@ -1099,6 +1108,8 @@ int main(int argc, char **argv)
 		avoid_shrink = strstr(av, "shrink") != NULL;
 		avoid_multi = strstr(av, "multi") != NULL;
 		avoid_hint = strstr(av, "hint") != NULL;
+		avoid_holes = strstr(av, "holes") != NULL;
+		avoid_split = strstr(av, "split") != NULL;
 	}
 	seed = strtoull(argv[1], NULL, 0);
 	int nops = atoi(argv[2]);
