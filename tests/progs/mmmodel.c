@@ -1076,30 +1076,37 @@ int main(int argc, char **argv)
 	probe();
 	place_window();
 	if (replaying) {
+		/* read it all first: closefds would close the file */
 		FILE *f = fopen(argv[2], "r");
+		static struct op ops[1 << 16];
+		static int idxs[1 << 16];
+		int nops = 0, nrep = 0;
 		char line[512], name[32];
 		if (!f) {
 			perror(argv[2]);
 			return 2;
 		}
-		printf("replay %s multi=%d dontunmap=%d\n", argv[2], have_multi, have_dontunmap);
-		while (fgets(line, sizeof line, f)) {
-			struct op o;
-			int idx;
-			if (sscanf(line, "%d %31s %d %d %d %d %d", &idx, name, &o.a, &o.n, &o.b, &o.m, &o.f) != 7)
+		while (nops < (1 << 16) && fgets(line, sizeof line, f)) {
+			struct op *o = &ops[nops];
+			if (sscanf(line, "%d %31s %d %d %d %d %d", &idxs[nops], name, &o->a, &o->n, &o->b, &o->m,
+				   &o->f) != 7)
 				continue;
-			for (o.k = 0; o.k < O_N && strcmp(oname[o.k], name); o.k++)
+			for (o->k = 0; o->k < O_N && strcmp(oname[o->k], name); o->k++)
 				;
-			if (o.k == O_N)
-				continue;
-			if (!run_op(&o)) {
+			if (o->k < O_N)
+				nops++;
+		}
+		fclose(f);
+		printf("replay %s multi=%d dontunmap=%d\n", argv[2], have_multi, have_dontunmap);
+		for (int i = 0; i < nops; i++) {
+			opi = idxs[i]; /* the same tags as the run it came from */
+			if (!run_op(&ops[i])) {
 				printf("%s -> skipped (uncertain)\n", opline);
 				n_skipped++;
 			}
-			opi++;
+			nrep++;
 		}
-		fclose(f);
-		printf("done replay ops=%d mapped=%d forks=%ld skipped=%ld\n", opi, mapped_pages(), n_forks,
+		printf("done replay ops=%d mapped=%d forks=%ld skipped=%ld\n", nrep, mapped_pages(), n_forks,
 		       n_skipped);
 		return 0;
 	}
