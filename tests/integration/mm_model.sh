@@ -6,12 +6,14 @@
 # threshold, so that the regions live in our files; both must pass and
 # print the same transcript, and no file may be left behind.
 #   MM_SEED=N        one seed            MM_OPS=N   operations per seed
-#   MM_SEEDS="1 2"   these seeds         MM_AVOID=shrink,multi,hint (see mmmodel.c)
+#   MM_SEEDS="1 2"   these seeds
+#   MM_AVOID=shrink,multi,hint,holes,split,close,wipe,none  skip op kinds of
+#                    known failures, to look past them (see mmmodel.c)
 # Reproduce a failure: $B/tests/progs/mmmodel SEED OPS (plainly or under the
 # shim); cut the transcript and run `mmmodel replay FILE` to reduce it.
 . tests/lib/common.sh
-ops=${MM_OPS:-1500}
-seeds=${MM_SEEDS:-${MM_SEED:-$(seq 1 12)}}
+ops=${MM_OPS:-2000}
+seeds=${MM_SEEDS:-${MM_SEED:-$(seq 1 10)}}
 prog=$P/mmmodel
 [ -x "$prog" ] || fail "$prog is not built"
 bad=0

@@ -78,10 +78,10 @@ static uint32_t next_seg = 1;
 
 static unsigned long long seed;
 static int opi, replaying, have_multi, have_dontunmap;
-/* MM_AVOID=shrink,multi,hint,holes,split: do not generate operations of a kind whose
+/* MM_AVOID=shrink,multi,hint,holes,split,close,wipe,none: do not generate operations of a kind whose
  * failure is already known, to look for other ones (both runs of a diff
  * need the same setting). */
-static int avoid_shrink, avoid_multi, avoid_hint, avoid_holes, avoid_split;
+static int avoid_shrink, avoid_multi, avoid_hint, avoid_holes, avoid_split, avoid_close, avoid_wipe, avoid_none;
 static long n_forks, n_skipped;
 static char opline[160];
 
@@ -1000,6 +1000,9 @@ static void gen(struct op *o)
 
 static int avoided(const struct op *o)
 {
+	if ((avoid_close && o->k == O_CLOSE) || (avoid_none && o->k == O_MPROT && (o->f & 3) == PR_NONE) ||
+	    (avoid_wipe && o->k == O_MADV && (advs[o->f & 7] == MADV_WIPEONFORK || advs[o->f & 7] == MADV_KEEPONFORK)))
+		return 1;
 	if (avoid_holes && (o->k == O_MADV || o->k == O_MPROT) && inwin(o->a, o->n) && any_hole(o->a, o->n))
 		return 1;
 	/* a resize or move of part of a mapping: the shim's table stays split */
@@ -1117,6 +1120,9 @@ int main(int argc, char **argv)
 		avoid_hint = strstr(av, "hint") != NULL;
 		avoid_holes = strstr(av, "holes") != NULL;
 		avoid_split = strstr(av, "split") != NULL;
+		avoid_close = strstr(av, "close") != NULL;
+		avoid_wipe = strstr(av, "wipe") != NULL;
+		avoid_none = strstr(av, "none") != NULL;
 	}
 	seed = strtoull(argv[1], NULL, 0);
 	int nops = atoi(argv[2]);
