@@ -21,7 +21,7 @@
 #include "big.h"
 #include "block.h"
 #include "config.h"
-#include "defrag.h"
+#include "ticker.h"
 #include "log.h"
 #include "os.h"
 #include "stats.h"
@@ -416,7 +416,7 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 		return p;
 	}
 	int e = errno;
-	oms_defrag_poke();
+	oms_ticker_poke();
 	size_t rl = page_up(len);
 	if (rl < len || !oms_big_account(rl)) {
 		oms_stats_fallback(OMS_CAUSE_MAX, 0, len);
@@ -472,7 +472,7 @@ fallback:
 
 int oms_region_munmap(void *addr, size_t len)
 {
-	oms_defrag_poke();
+	oms_ticker_poke();
 	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
 		return oms_sys_munmap(addr, len);
 	pthread_mutex_lock(&oms_map_lock);
@@ -957,12 +957,15 @@ out:
 	return r;
 }
 
-size_t oms_region_ranges(struct oms_range *out, size_t cap)
+size_t oms_region_ranges(struct oms_range *out, size_t cap, int advice)
 {
 	size_t n = 0;
 	pthread_mutex_lock(&oms_map_lock);
-	for (size_t i = 0; i < npieces && n < cap; i++)
+	for (size_t i = 0; i < npieces && n < cap; i++) {
 		out[n++] = (struct oms_range){(void *)pieces[i].start, pieces[i].end - pieces[i].start};
+		if (advice >= 0) /* advise.c: under the lock, so never a reused range */
+			oms_sys_madvise(out[n - 1].addr, out[n - 1].len, advice);
+	}
 	pthread_mutex_unlock(&oms_map_lock);
 	return n;
 }
