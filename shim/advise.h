@@ -1,7 +1,7 @@
 /* advise.h - adaptive read-around for file-backed memory (see advise.c).
  * A job of the background thread (ticker.h, registered by init.c); without
  * that thread (OOMSHIELD_THREAD=0) the kernel's default read-around stays
- * in force (docs/bench.md 30 measured the choice). */
+ * in force (docs/bench.md 29 measured the choice). */
 #ifndef OMS_ADVISE_H
 #define OMS_ADVISE_H
 

@@ -19,7 +19,7 @@
  *                 for seconds.
  * OOMSHIELD_DEFRAG=0 leaves DefragTick out; OOMSHIELD_THREAD=0 starts no
  * thread, so no job runs (read-around then stays the kernel's: see
- * docs/bench.md 30).  Read-around, give-up and decay concern only our
+ * docs/bench.md 29).  Read-around, give-up and decay concern only our
  * files: without a usable OOMSHIELD_DIR they are not registered.
  *
  * Fork handlers take the locks in the order given in block.h: ticker.c's
