@@ -24,10 +24,16 @@
  *           replaced blind probes of NORMAL, which on random access read
  *           8 MiB per fault for a whole tick (docs/bench.md 21).
  *
- * Runs on the DefragTick thread only, so its state needs no lock; the
- * current mode is published for new mappings (oms_advise_new).  Mapping
- * lists are copied under their locks and advised or sampled after
- * unlocking: a range freed in between gets a harmless hint or ENOMEM.
+ * Runs as a job of the background thread (ticker.c) only, so its state
+ * needs no lock; the current mode is published for new mappings
+ * (oms_advise_new).  A change of mode is applied under the lock of the
+ * table that owns each mapping (apply()).  The sampler copies the ranges
+ * and calls mincore after unlocking: that only reads residency, so a range
+ * unmapped meanwhile gives ENOMEM (placed again next tick) or, reused by
+ * the program, a meaningless sample - never a change to its memory.
+ *
+ * Locks: none of its own.  Takes oms_lock, then separately oms_map_lock
+ * (in oms_region_ranges), never both at once.
  */
 #include "advise.h"
 #include "big.h"
@@ -58,6 +64,11 @@ static struct rusage last;
 static int primed, active, was_huge;
 static uint64_t last_ms;
 static struct oms_range ranges[MAX_RANGES];
+static struct {
+	uint64_t majflt;
+	unsigned hit, adjacent;
+	int fresh;
+} last_sample;
 
 /* The windows and what was resident in them at the last sample.  `sig`
  * names the mapping list they were placed on; `have_prev` is 0 until one
@@ -80,16 +91,26 @@ static size_t collect(void)
 	for (struct oms_block *b = oms_live; b && n < MAX_RANGES; b = b->next)
 		ranges[n++] = (struct oms_range){b->addr, b->cap};
 	pthread_mutex_unlock(&oms_lock);
-	return n + oms_region_ranges(ranges + n, MAX_RANGES - n);
+	return n + oms_region_ranges(ranges + n, MAX_RANGES - n, -1);
 }
 
+/* The advice goes to each mapping while the table that owns it is locked:
+ * a mapping listed there is still ours and still mapped (big.c unlists a
+ * block under oms_lock before unmapping it or handing it to the cache;
+ * region.c unmaps under oms_map_lock), so memory the program has unmapped
+ * and mapped again for itself can never get our hint.  The cost is one
+ * madvise per mapping under each lock, once per change of mode (rare: a
+ * few per run), a VMA flag update each. */
 static void apply(int mode)
 {
-	size_t n = collect();
+	size_t n = 0;
 	__atomic_store_n(&oms_advise_mode, mode, __ATOMIC_RELAXED);
 	W.have_prev = 0; /* read-around changes what becomes resident */
-	for (size_t i = 0; i < n; i++)
-		oms_sys_madvise(ranges[i].addr, ranges[i].len, mode);
+	pthread_mutex_lock(&oms_lock);
+	for (struct oms_block *b = oms_live; b; b = b->next, n++)
+		oms_sys_madvise(b->addr, b->cap, mode);
+	pthread_mutex_unlock(&oms_lock);
+	n += oms_region_ranges(ranges, MAX_RANGES, mode);
 	oms_debug("read-around %s for %zu mappings", mode == MADV_RANDOM ? "off" : "on", n);
 }
 
@@ -257,7 +278,7 @@ void oms_advise_tick(void)
 	}
 	/* Tick fast only while there is something to adapt: our memory, and
 	 * the program faulting or reading.  An idle program holding a large
-	 * buffer is left alone between DefragTick's own ticks (unless it
+	 * buffer is left alone between the job's own ticks (unless it
 	 * has large folios: oms_advise_wanted_ms). */
 	active = s.read_bytes || s.majflt;
 	/* In RANDOM mode the windows are sampled every tick that had faults
@@ -289,11 +310,26 @@ void oms_advise_tick(void)
 	 * either.  The windows are sampled meanwhile in any mode, for huge.c. */
 	unsigned hit, adjacent;
 	oms_advise_spread(&hit, &adjacent);
-	if (oms_huge_tick(s.majflt, judged ? hit : 0, judged ? adjacent : 0))
+	last_sample.majflt = s.majflt;
+	last_sample.hit = judged ? hit : 0;
+	last_sample.adjacent = judged ? adjacent : 0;
+	last_sample.fresh = 1; /* for huge.c's job, which runs next */
+	if (huge)
 		return;
 	int want = oms_advise_step(s);
 	if (want != __atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED))
 		apply(want);
+}
+
+int oms_advise_take_sample(uint64_t *majflt, unsigned *hit, unsigned *adjacent)
+{
+	if (!last_sample.fresh)
+		return 0;
+	last_sample.fresh = 0;
+	*majflt = last_sample.majflt;
+	*hit = last_sample.hit;
+	*adjacent = last_sample.adjacent;
+	return 1;
 }
 
 void oms_advise_start(void)
@@ -306,6 +342,7 @@ void oms_advise_reset(void)
 	/* The mode stays: it describes the mappings, which a fork child keeps.
 	 * The counters restart: a child's rusage starts from zero. */
 	primed = active = was_huge = 0;
+	last_sample.fresh = 0;
 	W.n = 0;
 	W.have_prev = 0;
 	W.sig = 0;

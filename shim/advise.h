@@ -1,6 +1,7 @@
 /* advise.h - adaptive read-around for file-backed memory (see advise.c).
- * Driven from the DefragTick thread; without that thread the kernel's
- * default read-around stays in force. */
+ * A job of the background thread (ticker.h, registered by init.c); without
+ * that thread (OOMSHIELD_THREAD=0) the kernel's default read-around stays
+ * in force (docs/bench.md 29 measured the choice). */
 #ifndef OMS_ADVISE_H
 #define OMS_ADVISE_H
 
@@ -32,7 +33,8 @@ int oms_advise_step(struct oms_advise_sample s);
  * resident pages that hold them.  It also notes, for huge.c, in how many
  * 2 MiB groups windows gained pages, and how many of those groups follow
  * the previous such group: a reader going forward fills neighbouring
- * groups, random refaults land apart.  DefragTick thread (or a test) only. */
+ * groups, random refaults land apart.  The ticker's thread (or a test)
+ * only. */
 void oms_advise_sample_pages(const struct oms_range *r, size_t n, uint64_t *new_pages,
 			     uint64_t *new_runs);
 
@@ -41,12 +43,18 @@ void oms_advise_sample_pages(const struct oms_range *r, size_t n, uint64_t *new_
  * sample). */
 void oms_advise_spread(unsigned *hit, unsigned *adjacent);
 
-/* Sample getrusage and re-advise every mapping if the mode changes. */
+/* Sample getrusage and re-advise every mapping if the mode changes.  It
+ * leaves the tick's sample for huge.c's job (oms_advise_take_sample) and,
+ * while large folios are watched, changes nothing itself. */
 void oms_advise_tick(void);
 
+/* The last tick's major faults and spread (judged: else 0 0), once per
+ * tick: 1 the first time after a tick that got that far, then 0. */
+int oms_advise_take_sample(uint64_t *majflt, unsigned *hit, unsigned *adjacent);
+
 /* How soon the thread should tick again for this policy: OMS_ADVISE_FAST_MS
- * while the program has file-backed memory and faults or reads; 0 otherwise
- * (then the DefragTick interval alone decides). */
+ * while the program has file-backed memory and faults or reads, or has
+ * large folios; 0 otherwise (then the job's own period decides). */
 #define OMS_ADVISE_FAST_MS 200
 unsigned oms_advise_wanted_ms(void);
 

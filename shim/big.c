@@ -33,7 +33,7 @@
 #include "budget.h"
 #include "cache.h"
 #include "config.h"
-#include "defrag.h"
+#include "ticker.h"
 #include "huge.h"
 #include "log.h"
 #include "os.h"
@@ -126,7 +126,7 @@ static void *alloc_new(size_t size, size_t cap, size_t align, enum oms_cause *ca
 
 void *oms_big_alloc(size_t size, size_t align, int zero)
 {
-	oms_defrag_poke();
+	oms_ticker_poke();
 	if (!oms_cfg.dir_ok) {
 		oms_stats_count(OMS_CAUSE_NODIR); /* config.c said why, once */
 		return NULL;
@@ -231,7 +231,7 @@ static int lock_future; /* MCL_FUTURE seen; read and written under oms_lock */
 
 void oms_big_free(struct oms_block *b)
 {
-	oms_defrag_poke();
+	oms_ticker_poke();
 	struct oms_cache_out out = {.n = 0};
 	uint64_t now = oms_cfg.cache ? oms_os.now_ms() : 0;
 	int kept = 0;

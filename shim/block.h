@@ -1,20 +1,28 @@
 /* block.h - a file-backed block and the registry that finds it by address.
  *
  * LOCK ORDER for the whole shim (take in this order, release in reverse):
- *   1. oms_defrag lock   (defrag.c: DefragTick state, own thread + atfork)
- *   2. oms_map_lock      (region.c: redirected mmap pieces and arenas;
+ *   1. ticker.c fork_mu  (the thread's /proc/self/stat read; a leaf)
+ *   2. defrag.c fork_mu  (DefragTick's read buffer and lock file; a leaf)
+ *   3. oms_map_lock      (region.c: redirected mmap pieces and arenas;
  *                         the mmap-family syscalls run under it)
- *   3. oms_lock          (block.c: registry writes, descriptor slab, live
+ *   4. oms_lock          (block.c: registry writes, descriptor slab, live
  *                         list, byte accounting, stats)
- *   defrag.c's sleep_mu is a leaf: it guards only the thread's sleep and
- *   its stop flag, and nothing else is taken under it.
+ *   The two fork_mu are held together only by the fork handlers; the
+ *   mmap paths take oms_lock under oms_map_lock.  No job of the ticker
+ *   holds two at once (advise.c takes oms_lock, then oms_map_lock, one
+ *   after the other).  Apart from the order:
+ *   ticker.c's pause_mu is held across a program's set*id call; sleep_mu
+ *   (a leaf: the thread's sleep and stop flag) is taken under it, and the
+ *   thread is joined under it, which never takes it.  ticker.h has the
+ *   details.
  * The small-allocation path takes no lock at all.  No syscall is made under
  * oms_lock except in the fork handlers (the process is quiescing anyway),
  * in realloc and in MADV_DONTNEED/MADV_FREE of a file-backed block (the
- * caller owns that block; only other large operations wait), and in
- * huge.c's give-up, once per process,
- * a MADV_NOHUGEPAGE per block (a flag change, so that no block can be
- * freed, moved or re-advised in between).  Nothing under oms_lock calls
+ * caller owns that block; only other large operations wait), in advise.c's
+ * change of read-around mode (a MADV_RANDOM/NORMAL per block, a few times a
+ * run, so that no block is unmapped and reused in between), and in huge.c's
+ * give-up, once per process, a MADV_NOHUGEPAGE per block (a flag change, so
+ * that no block can be freed, moved or re-advised in between).  Nothing under oms_lock calls
  * the next allocator or logs.
  *
  * Registry invariant: every block's mapping starts on an OMS_GRANULE

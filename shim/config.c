@@ -9,6 +9,8 @@
 #include "names.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/magic.h>
@@ -111,6 +113,111 @@ static const char *env_get(const char *name)
 	return secure_getenv(name);
 }
 
+/* ---- the settings ---- */
+
+enum kind {
+	K_BOOL,    /* int: 0 or 1 (oms_switch_value) */
+	K_TRI,     /* int: 0 or 1, unset keeps the default (-1) */
+	K_UINT,    /* unsigned or int, lo..hi */
+	K_SIZE,    /* size_t or uint64_t, lo..hi; below lo: clamped up */
+	K_MILLI,   /* int, thousandths 0..1000 */
+	K_STR,     /* char[size] */
+	K_ABSPATH, /* char[size], must start with '/' */
+	K_LOG,     /* int, one of level_names */
+	K_METRIC,  /* int, enum oms_metric */
+	K_ONLY,    /* not stored: a mismatch disables the shim */
+};
+
+/* One OOMSHIELD_* setting: where it is stored, its default and range, and
+ * what a bad value says.  `what` completes "NAME=VALUE: "; `instead`, when
+ * set, replaces "using <current value>".  K_UINT's `what` is built from
+ * lo and hi.  Order matters: the log level first (it governs every later
+ * warning), then the log file, then as before. */
+struct setting {
+	const char *name;
+	enum kind kind;
+	size_t off, size;
+	uint64_t def;     /* numbers */
+	const char *sdef; /* strings */
+	uint64_t lo, hi;
+	const char *what, *instead;
+	int nonempty;     /* an empty value counts as unset */
+};
+
+#define AT(f) offsetof(struct oms_config, f), sizeof(((struct oms_config *)0)->f)
+#define NUM(v) (uint64_t)(v), NULL
+#define STR(s) 0, s
+
+static const char *const level_names[] = {"off", "error", "warn", "info", "debug"};
+
+static const struct setting settings[] = {
+	{"OOMSHIELD_LOG", K_LOG, AT(log_level), NUM(OMS_LOG_WARN), 0, 0,
+	 "not one of off, error, warn, info, debug", "using warn", 0},
+	{"OOMSHIELD_LOG_FILE", K_ABSPATH, AT(log_file), STR(""), 0, 0,
+	 "not an absolute path", "logging to stderr", 1},
+	{"OOMSHIELD_DISABLE", K_BOOL, AT(disable), NUM(0), 0, 1, NULL, NULL, 0},
+	{"OOMSHIELD_STATS", K_BOOL, AT(stats), NUM(0), 0, 1, NULL, NULL, 0},
+	{"OOMSHIELD_MMAP", K_BOOL, AT(mmap), NUM(1), 0, 1, NULL, NULL, 0},
+	{"OOMSHIELD_ONLY", K_ONLY, 0, 0, NUM(0), 0, 0, NULL, NULL, 1},
+	{"OOMSHIELD_DIR", K_ABSPATH, AT(dir), STR("/var/tmp"), 0, 0,
+	 "not an absolute path", NULL, 0},
+	{"OOMSHIELD_THRESHOLD", K_SIZE, AT(threshold), NUM(1u << 20), OMS_GRANULE, SIZE_MAX / 2,
+	 "not a size (e.g. 64K, 1M)", NULL, 0},
+	{"OOMSHIELD_MAX", K_SIZE, AT(max), NUM(0), 0, UINT64_MAX,
+	 "not a size (e.g. 512M, 2G)", "using no limit", 0},
+	{"OOMSHIELD_CACHE", K_SIZE, AT(cache), NUM((size_t)64 << 20), 0, SIZE_MAX / 2,
+	 "not a size (e.g. 0, 64M)", NULL, 0},
+	{"OOMSHIELD_HUGEPAGE", K_TRI, AT(huge), NUM(-1), 0, 1,
+	 "not a boolean (0 or 1)", "ignored", 0},
+	{"OOMSHIELD_PROC_ROOT", K_STR, AT(proc_root), STR(""), 0, 0, NULL, NULL, 0},
+	{"OOMSHIELD_THREAD", K_BOOL, AT(thread), NUM(1), 0, 1, NULL, NULL, 0},
+	{"OOMSHIELD_DEFRAG", K_BOOL, AT(defrag), NUM(1), 0, 1, NULL, NULL, 0},
+	{"OOMSHIELD_DEFRAG_DRY_RUN", K_BOOL, AT(defrag_dry_run), NUM(0), 0, 1, NULL, NULL, 0},
+	{"OOMSHIELD_DEFRAG_INTERVAL_MS", K_UINT, AT(defrag_interval_ms), NUM(1000), 10, 3600000,
+	 NULL, NULL, 0},
+	{"OOMSHIELD_DEFRAG_MIN_GAP_MS", K_UINT, AT(defrag_min_gap_ms), NUM(5000), 0, 86400000,
+	 NULL, NULL, 0},
+	{"OOMSHIELD_DROP_CACHES_AFTER", K_UINT, AT(drop_caches_after), NUM(20), 0, 1000000,
+	 NULL, NULL, 0},
+	{"OOMSHIELD_SAFE_LEVEL", K_UINT, AT(safe_level), NUM(9), 0, 64, NULL, NULL, 0},
+	{"OOMSHIELD_FRAG_INDEX", K_MILLI, AT(frag_index_milli), NUM(500), 0, 1000,
+	 "not a number from 0 to 1 (e.g. 0.500)", "using 0.500", 0},
+	{"OOMSHIELD_ZONE", K_STR, AT(zone), STR("auto"), 0, 0, NULL, NULL, 0},
+	{"OOMSHIELD_DEFRAG_METRIC", K_METRIC, AT(metric), NUM(OMS_METRIC_EXTFRAG), 0, 0,
+	 "not extfrag or unusable", "using extfrag", 0},
+};
+
+/* Integers of any width the table stores, through memcpy: no aliasing. */
+static void store(void *at, size_t size, uint64_t v)
+{
+	if (size == sizeof(uint64_t)) {
+		uint64_t x = v;
+		memcpy(at, &x, size);
+	} else if (size == sizeof(uint32_t)) {
+		uint32_t x = (uint32_t)v;
+		memcpy(at, &x, size);
+	}
+}
+
+static uint64_t load(const void *at, size_t size)
+{
+	if (size == sizeof(uint64_t)) {
+		uint64_t x;
+		memcpy(&x, at, size);
+		return x;
+	}
+	uint32_t x;
+	memcpy(&x, at, sizeof x);
+	return x;
+}
+
+static void bad(const struct setting *s, const char *v, const char *what, const char *instead)
+{
+	char clean[OMS_LOG_VALUE_MAX];
+	oms_log_clean(clean, sizeof clean, v);
+	oms_warn("%s=%s: %s; %s", s->name, clean, what, instead);
+}
+
 static void copy_str(char *dst, size_t cap, const char *src, const char *var)
 {
 	size_t n = strlen(src);
@@ -121,49 +228,117 @@ static void copy_str(char *dst, size_t cap, const char *src, const char *var)
 	memcpy(dst, src, n + 1);
 }
 
-static void get_bool(const char *(*get)(const char *), const char *var, int *out)
+static void apply(struct oms_config *c, const struct setting *s, const char *v)
 {
-	const char *v = get(var);
-	if (!v)
-		return;
-	int b = oms_switch_value(v);
-	if (b >= 0)
-		*out = b;
+	char *at = (char *)c + s->off;
+	char instead[96], what[96];
+	uint64_t x = s->size ? load(at, s->size) : 0, y;
+	int m;
+	if (s->instead)
+		snprintf(instead, sizeof instead, "%s", s->instead);
+	else if (s->kind == K_BOOL || s->kind == K_MILLI || s->kind == K_TRI)
+		snprintf(instead, sizeof instead, "using %d", (int)x);
+	else if (s->kind == K_ABSPATH || s->kind == K_STR)
+		snprintf(instead, sizeof instead, "using %s", at);
 	else
-		oms_warn("%s=%s: not a boolean (0 or 1); using %d", var, v, *out);
+		snprintf(instead, sizeof instead, "using %llu", (unsigned long long)x);
+	switch (s->kind) {
+	case K_BOOL:
+	case K_TRI:
+		if ((m = oms_switch_value(v)) >= 0)
+			store(at, s->size, (uint64_t)m);
+		else
+			bad(s, v, s->what ? s->what : "not a boolean (0 or 1)", instead);
+		break;
+	case K_UINT:
+		if (oms_config_parse_uint(v, UINT64_MAX / 16, &y) < 0 || y < s->lo || y > s->hi) {
+			snprintf(what, sizeof what, "not a whole number from %llu to %llu",
+				 (unsigned long long)s->lo, (unsigned long long)s->hi);
+			bad(s, v, what, instead);
+		} else
+			store(at, s->size, y);
+		break;
+	case K_SIZE:
+		if (oms_config_parse_size(v, &y) < 0 || y > s->hi) {
+			bad(s, v, s->what, instead);
+		} else if (y < s->lo) {
+			snprintf(what, sizeof what, "below the %lluK minimum",
+				 (unsigned long long)(s->lo >> 10));
+			snprintf(instead, sizeof instead, "using %llu", (unsigned long long)s->lo);
+			bad(s, v, what, instead);
+			store(at, s->size, s->lo);
+		} else
+			store(at, s->size, y);
+		break;
+	case K_MILLI:
+		if (oms_config_parse_milli(v, &m) < 0)
+			bad(s, v, s->what, instead);
+		else
+			store(at, s->size, (uint64_t)m);
+		break;
+	case K_ABSPATH:
+		if (v[0] != '/') {
+			bad(s, v, s->what, instead);
+			break;
+		}
+		/* fall through */
+	case K_STR:
+		copy_str(at, s->size, v, s->name);
+		break;
+	case K_LOG:
+		for (m = 0; m < 5 && strcmp(v, level_names[m]); m++)
+			;
+		if (m < 5)
+			store(at, s->size, (uint64_t)m);
+		else
+			bad(s, v, s->what, instead);
+		break;
+	case K_METRIC:
+		if (!strcmp(v, "extfrag"))
+			c->metric = OMS_METRIC_EXTFRAG;
+		else if (!strcmp(v, "unusable"))
+			c->metric = OMS_METRIC_UNUSABLE;
+		else
+			bad(s, v, s->what, instead);
+		break;
+	case K_ONLY: {
+		const char *exe = (const char *)getauxval(AT_EXECFN);
+		if (!oms_config_exe_matches(v, exe) && !oms_config_exe_matches(v, program_invocation_name)) {
+			c->disable = 1;
+			c->defrag = 0;
+		}
+		break;
+	}
+	}
 }
 
-static void get_uint(const char *(*get)(const char *), const char *var,
-		     uint64_t lo, uint64_t hi, unsigned *out)
+size_t oms_config_names(const char **out, size_t cap)
 {
-	const char *v = get(var);
-	uint64_t x;
-	if (!v)
-		return;
-	if (oms_config_parse_uint(v, UINT64_MAX / 16, &x) < 0 || x < lo || x > hi)
-		oms_warn("%s=%s: not a whole number from %llu to %llu; using %u", var, v,
-			 (unsigned long long)lo, (unsigned long long)hi, *out);
-	else
-		*out = (unsigned)x;
+	size_t n = sizeof settings / sizeof settings[0];
+	for (size_t i = 0; i < n && i < cap; i++)
+		out[i] = settings[i].name;
+	return n;
 }
 
 /* The backing directory must exist, be writable and not live in RAM. */
 static int check_dir(const char *dir)
 {
 	struct statfs sf;
+	char clean[OMS_LOG_VALUE_MAX];
+	oms_log_clean(clean, sizeof clean, dir);
 	if (statfs(dir, &sf) < 0) {
-		oms_warn("OOMSHIELD_DIR=%s: %s; large blocks stay in ordinary memory", dir,
+		oms_warn("OOMSHIELD_DIR=%s: %s; large blocks stay in ordinary memory", clean,
 			 strerrordesc_np(errno));
 		return 0;
 	}
 	if ((unsigned long)sf.f_type == TMPFS_MAGIC || (unsigned long)sf.f_type == RAMFS_MAGIC) {
 		oms_warn("OOMSHIELD_DIR=%s: on tmpfs/ramfs, which is RAM and protects nothing; "
-			 "large blocks stay in ordinary memory", dir);
+			 "large blocks stay in ordinary memory", clean);
 		return 0;
 	}
 	if (access(dir, W_OK | X_OK) < 0) {
 		oms_warn("OOMSHIELD_DIR=%s: not writable (%s); large blocks stay in ordinary memory",
-			 dir, strerrordesc_np(errno));
+			 clean, strerrordesc_np(errno));
 		return 0;
 	}
 	return 1;
@@ -172,131 +347,31 @@ static int check_dir(const char *dir)
 void oms_config_load(struct oms_config *c, const char *(*get)(const char *))
 {
 	memset(c, 0, sizeof *c);
-	strcpy(c->dir, "/var/tmp");
-	c->threshold = 1u << 20;
-	c->log_level = OMS_LOG_WARN;
-	c->mmap = 1;
-	c->cache = (size_t)64 << 20;
-	c->huge = -1;
-	c->defrag = 1;
-	c->defrag_interval_ms = 1000;
-	c->frag_index_milli = 500;
-	c->safe_level = 9;
-	c->defrag_min_gap_ms = 5000;
-	c->drop_caches_after = 20;
-	strcpy(c->zone, "auto");
-	c->metric = OMS_METRIC_EXTFRAG;
-
+	for (const struct setting *s = settings; s < settings + sizeof settings / sizeof *s; s++)
+		if (s->sdef)
+			copy_str((char *)c + s->off, s->size, s->sdef, s->name);
+		else if (s->size)
+			store((char *)c + s->off, s->size, s->def);
 	if (!get) {
 		get = env_get;
 		c->secure = getauxval(AT_SECURE) != 0;
 	}
 	oms_log_level = c->log_level;
-	if (c->secure) {
-		/* secure_getenv returns NULL for everything here: defaults only,
-		 * and the DefragTick thread never writes to /proc. */
-		if (getenv("OOMSHIELD_DIR") || getenv("OOMSHIELD_THRESHOLD"))
-			oms_warn("secure-execution process: OOMSHIELD_* settings ignored");
-	}
-
-	const char *v;
-	if ((v = get("OOMSHIELD_LOG"))) {
-		static const char *const names[] = {"off", "error", "warn", "info", "debug"};
-		int found = -1;
-		for (int i = 0; i < 5; i++)
-			if (!strcmp(v, names[i]))
-				found = i;
-		if (found < 0)
-			oms_warn("OOMSHIELD_LOG=%s: not one of off, error, warn, info, debug; using warn", v);
-		else
-			c->log_level = found;
-		oms_log_level = c->log_level;
-	}
-	if ((v = get("OOMSHIELD_LOG_FILE")) && *v) {
-		copy_str(c->log_file, sizeof c->log_file, v, "OOMSHIELD_LOG_FILE");
-		if (get == env_get)
+	/* secure_getenv returns NULL for everything here: defaults only, and
+	 * the DefragTick job never writes to /proc. */
+	if (c->secure && (getenv("OOMSHIELD_DIR") || getenv("OOMSHIELD_THRESHOLD")))
+		oms_warn("secure-execution process: OOMSHIELD_* settings ignored");
+	for (const struct setting *s = settings; s < settings + sizeof settings / sizeof *s; s++) {
+		const char *v = get(s->name);
+		if (!v || (s->nonempty && !*v))
+			continue;
+		apply(c, s, v);
+		if (s->kind == K_LOG)
+			oms_log_level = c->log_level;
+		if (s->off == offsetof(struct oms_config, log_file) && get == env_get)
 			oms_log_open(c->log_file);
 	}
-	get_bool(get, "OOMSHIELD_DISABLE", &c->disable);
-	get_bool(get, "OOMSHIELD_STATS", &c->stats);
-	get_bool(get, "OOMSHIELD_MMAP", &c->mmap);
-	if ((v = get("OOMSHIELD_ONLY")) && *v) {
-		const char *exe = (const char *)getauxval(AT_EXECFN);
-		if (!oms_config_exe_matches(v, exe) &&
-		    !oms_config_exe_matches(v, program_invocation_name)) {
-			c->disable = 1;
-			c->defrag = 0;
-		}
-	}
-	if ((v = get("OOMSHIELD_DIR"))) {
-		if (v[0] != '/')
-			oms_warn("OOMSHIELD_DIR=%s: not an absolute path; using %s", v, c->dir);
-		else
-			copy_str(c->dir, sizeof c->dir, v, "OOMSHIELD_DIR");
-	}
-	if ((v = get("OOMSHIELD_THRESHOLD"))) {
-		uint64_t x;
-		if (oms_config_parse_size(v, &x) < 0 || x > SIZE_MAX / 2)
-			oms_warn("OOMSHIELD_THRESHOLD=%s: not a size (e.g. 64K, 1M); using %zu", v,
-				 c->threshold);
-		else if (x < OMS_GRANULE) {
-			oms_warn("OOMSHIELD_THRESHOLD=%s: below the 64K minimum; using 65536", v);
-			c->threshold = OMS_GRANULE;
-		} else
-			c->threshold = (size_t)x;
-	}
-	if ((v = get("OOMSHIELD_MAX"))) {
-		uint64_t x;
-		if (oms_config_parse_size(v, &x) < 0)
-			oms_warn("OOMSHIELD_MAX=%s: not a size (e.g. 512M, 2G); using no limit", v);
-		else
-			c->max = x;
-	}
-	if ((v = get("OOMSHIELD_CACHE"))) {
-		uint64_t x;
-		if (oms_config_parse_size(v, &x) < 0 || x > SIZE_MAX / 2)
-			oms_warn("OOMSHIELD_CACHE=%s: not a size (e.g. 0, 64M); using %zu", v, c->cache);
-		else
-			c->cache = (size_t)x;
-	}
-	if ((v = get("OOMSHIELD_HUGEPAGE"))) {
-		int b = oms_switch_value(v);
-		if (b >= 0)
-			c->huge = b;
-		else
-			oms_warn("OOMSHIELD_HUGEPAGE=%s: not a boolean (0 or 1); ignored", v);
-	}
-	if ((v = get("OOMSHIELD_PROC_ROOT")))
-		copy_str(c->proc_root, sizeof c->proc_root, v, "OOMSHIELD_PROC_ROOT");
-
-	get_bool(get, "OOMSHIELD_DEFRAG", &c->defrag);
-	get_bool(get, "OOMSHIELD_DEFRAG_DRY_RUN", &c->defrag_dry_run);
-	get_uint(get, "OOMSHIELD_DEFRAG_INTERVAL_MS", 10, 3600000, &c->defrag_interval_ms);
-	get_uint(get, "OOMSHIELD_DEFRAG_MIN_GAP_MS", 0, 86400000, &c->defrag_min_gap_ms);
-	get_uint(get, "OOMSHIELD_DROP_CACHES_AFTER", 0, 1000000, &c->drop_caches_after);
-	{
-		unsigned lvl = (unsigned)c->safe_level;
-		get_uint(get, "OOMSHIELD_SAFE_LEVEL", 0, 64, &lvl);
-		c->safe_level = (int)lvl;
-	}
-	if ((v = get("OOMSHIELD_FRAG_INDEX"))) {
-		int m;
-		if (oms_config_parse_milli(v, &m) < 0)
-			oms_warn("OOMSHIELD_FRAG_INDEX=%s: not a number from 0 to 1 (e.g. 0.500); using 0.500", v);
-		else
-			c->frag_index_milli = m;
-	}
-	if ((v = get("OOMSHIELD_ZONE")))
-		copy_str(c->zone, sizeof c->zone, v, "OOMSHIELD_ZONE");
-	if ((v = get("OOMSHIELD_DEFRAG_METRIC"))) {
-		if (!strcmp(v, "extfrag"))
-			c->metric = OMS_METRIC_EXTFRAG;
-		else if (!strcmp(v, "unusable"))
-			c->metric = OMS_METRIC_UNUSABLE;
-		else
-			oms_warn("OOMSHIELD_DEFRAG_METRIC=%s: not extfrag or unusable; using extfrag", v);
-	}
 	if (c->disable)
-		c->defrag = 0;
+		c->defrag = c->thread = 0;
 	c->dir_ok = !c->disable && check_dir(c->dir);
 }

@@ -1,8 +1,13 @@
 /* config.h - OOMSHIELD_* settings, read once at start-up.
  *
+ * Every setting is one row of the table in config.c: its name, kind,
+ * field below, default, range and what a bad value says.  The fields are
+ * listed here; the defaults and parsing live in the table only.
+ *
  * Parsing never allocates and never fails the program: a bad value is
- * logged once (variable, value, what is used instead) and the default is
- * kept.  In a secure-execution process (AT_SECURE: setuid, setgid, file
+ * logged once (variable, value - sanitized: control bytes escaped, long
+ * values cut, see oms_log_clean - and what is used instead) and the
+ * default is kept.  In a secure-execution process (AT_SECURE: setuid, setgid, file
  * capabilities) every OOMSHIELD_* variable is ignored.
  */
 #ifndef OMS_CONFIG_H
@@ -29,8 +34,9 @@ struct oms_config {
 	int mmap;                 /* OOMSHIELD_MMAP: redirect anonymous mmap */
 	size_t cache;             /* OOMSHIELD_CACHE: bytes of freed blocks kept */
 	int huge;                 /* OOMSHIELD_HUGEPAGE: 0, 1, -1 unset (huge.c) */
+	int thread;               /* OOMSHIELD_THREAD: 0 = no background thread */
 	/* DefragTick */
-	int defrag;               /* OOMSHIELD_DEFRAG */
+	int defrag;               /* OOMSHIELD_DEFRAG: 0 = no DefragTick job */
 	int defrag_dry_run;       /* OOMSHIELD_DEFRAG_DRY_RUN */
 	unsigned defrag_interval_ms;
 	int frag_index_milli;     /* OOMSHIELD_FRAG_INDEX * 1000 */
@@ -49,6 +55,11 @@ extern struct oms_config oms_cfg;
 /* Fill `c` with defaults, then apply the environment seen through
  * `get` (getenv-like; NULL = the process environment).  Logs bad values. */
 void oms_config_load(struct oms_config *c, const char *(*get)(const char *));
+
+/* The settings' names, in table order: up to cap into out; returns how
+ * many there are (tests check that the README and the launcher know
+ * them all). */
+size_t oms_config_names(const char **out, size_t cap);
 
 /* "64K", "1M", "2GiB", "4096" -> bytes.  0 on success, -1 if malformed or
  * out of range.  Suffixes are binary (K = 1024). */

@@ -1,10 +1,13 @@
-/* defrag.c - the DefragTick thread: see defrag.h for the policy and the
- * settings, docs/defrag.md for the reasoning.
+/* defrag.c - the DefragTick job of the background thread (ticker.c): see
+ * defrag.h for the policy and the settings, docs/defrag.md for the
+ * reasoning.
  *
  * Invariants:
- * - One thread owns `D` (state, watched zones, read buffer).  Other threads
- *   touch only the statistics (relaxed atomics) and, from the fork
- *   handlers, `D.lock_fd` under `fork_mu`.
+ * - The ticker's thread owns `D` (state, watched zones, read buffer);
+ *   init and the fork child reset it while no thread of ours runs.  Other
+ *   threads touch only the statistics (relaxed atomics, both sides) and,
+ *   from the fork handlers, `D.lock_fd` under `fork_mu`.
+ * - Locks: `fork_mu` only, a leaf (nothing is taken under it).
  * - `fork_mu` is held around every moment the thread has a file open that
  *   a fork child must not inherit (a /proc read, the lock file while it is
  *   being taken).  It is never held across a write to compact_memory or
@@ -22,28 +25,21 @@
  *   fork child sharing our fd would share the lock: the child closes it.
  */
 #include "defrag.h"
-#include "advise.h"
-#include "big.h"
 #include "config.h"
 #include "frag.h"
 #include "log.h"
 #include "os.h"
+#include "ticker.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <linux/capability.h>
-#include <linux/kcmp.h>
 
 #define MAX_WATCH 64
 #define BUF_MIN ((size_t)64 << 10)
@@ -76,26 +72,7 @@ static struct {
 } D = {.lock_fd = -1};
 
 static pthread_mutex_t fork_mu = PTHREAD_MUTEX_INITIALIZER;
-static int started;      /* the thread was started in this process */
-/* Stopping the thread (oms_defrag_pause): it sleeps on sleep_cv (monotonic
- * clock) under sleep_mu, which also guards `stop`.  `thr`, `thr_pid` and
- * `joinable` are written by the program thread that spawns or joins it,
- * under pause_mu (or in the constructor); `thr_tid` by the thread itself.
- * pause_mu is a leaf too, held across a set*id call; the fork child
- * rebuilds it. */
-static pthread_mutex_t sleep_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t pause_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t sleep_cv;
-static int stop;
-static pthread_t thr;
-static pid_t thr_pid, thr_tid;
-static int joinable;
-/* Fork child: the thread is started by the first large allocation, large
- * free or munmap made at least one interval after the fork
- * (oms_defrag_poke), not in the fork handler.  A child on its way to exec must stay single-threaded:
- * unshare(CLONE_NEWUSER) fails in a multi-threaded process. */
-static int deferred;
-static uint64_t deferred_since;
+static int on; /* oms_defrag_init ran: the ticker runs our checks */
 
 /* ------------------------------------------------------------------ */
 /* The seed's state machine: pure, clock passed in. */
@@ -106,16 +83,19 @@ void oms_defrag_state_init(struct oms_defrag_state *s)
 	s->min_level = -1;
 }
 
+/* One writer (the ticker's thread), readers anywhere: a relaxed
+ * load-and-store is enough, and never tears (32 bits). */
 static void bump(unsigned *c)
 {
-	__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
 unsigned oms_defrag_step(struct oms_defrag_state *s, uint64_t now, int level,
 			 int fragmented, uint64_t nodes)
 {
 	bump(&s->ticks);
-	if (s->min_level < 0 || level < s->min_level)
+	int min = __atomic_load_n(&s->min_level, __ATOMIC_RELAXED);
+	if (min < 0 || level < min)
 		__atomic_store_n(&s->min_level, level, __ATOMIC_RELAXED);
 	if (fragmented) {
 		s->pending = 1;
@@ -230,10 +210,11 @@ static void pick_zones(void)
 		return;
 	}
 	D.picked = 1;
+	char clean[OMS_LOG_VALUE_MAX];
 	if (!D.nwatch)
 		oms_log_once(&D.l_zone, OMS_LOG_WARN,
 			     "defrag: OOMSHIELD_ZONE=%s: no such zone with memory on any node; idle",
-			     want);
+			     oms_log_clean(clean, sizeof clean, want));
 	for (int i = 0; i < D.nwatch; i++)
 		oms_debug("defrag: watching node %d zone %s (%llu pages)", D.watch[i].node,
 			  D.watch[i].name, (unsigned long long)D.watch[i].pages);
@@ -572,6 +553,11 @@ void oms_defrag_reset(void)
 void oms_defrag_snapshot(struct oms_defrag_state *out)
 {
 	*out = D.st;
+	out->ticks = __atomic_load_n(&D.st.ticks, __ATOMIC_RELAXED);
+	out->frag_ticks = __atomic_load_n(&D.st.frag_ticks, __ATOMIC_RELAXED);
+	out->compactions = __atomic_load_n(&D.st.compactions, __ATOMIC_RELAXED);
+	out->drops = __atomic_load_n(&D.st.drops, __ATOMIC_RELAXED);
+	out->min_level = __atomic_load_n(&D.st.min_level, __ATOMIC_RELAXED);
 }
 
 const char *oms_defrag_lock_path(void)
@@ -580,236 +566,20 @@ const char *oms_defrag_lock_path(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* The thread. */
+/* Entry points: the ticker (ticker.c) runs oms_defrag_tick; init.c
+ * registers it and calls these. */
 
-/* The program's last thread is gone when the group leader is a zombie
- * and only it and we are counted.  glibc exits the process when its last
- * thread returns, so returning is how we stop keeping it alive.  This
- * reads our own /proc/self, which OOMSHIELD_PROC_ROOT does not redirect.
- * Generating /proc/self/stat costs ~50 us cold, a third of a tick, so
- * each tick first asks the kernel whether the leader still has its mm:
- * kcmp(KCMP_VM) of the leader and us, one cheap syscall (docs/bench.md 20
- * and 23).  The stat is read only once the leader has gone, whatever way
- * it went (pthread_exit, thrd_exit, cancellation, a raw exit).  Where
- * kcmp is missing (CONFIG_KCMP off) or filtered (seccomp), readlink of
- * /proc/self/cwd stands in: it fails with ENOENT once the leader has gone
- * (qemu-user fakes exe, not cwd), and the stat is read every 8th tick
- * anyway, as an LSM may refuse the link.  qemu-user also fakes
- * /proc/self/stat (state "0") and aborts if it is opened after the leader
- * has gone: there the thread just returns then, and the process lives as
- * long as the program's threads, without DefragTick.  So does a process
- * whose /proc/self/stat cannot be read. */
-static struct {
-	pid_t pid, tid;
-	int no_kcmp;
-	int fake_stat;
-	unsigned ticks;
-} me;
-
-static ssize_t read_stat(char *b, size_t cap)
+void oms_defrag_init(void)
 {
-	pthread_mutex_lock(&fork_mu);
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, b, cap - 1);
-	if (fd >= 0)
-		close(fd);
-	pthread_mutex_unlock(&fork_mu);
-	if (n >= 0)
-		b[n] = '\0';
-	return n;
-}
-
-/* The state letter after "(comm) "; comm may hold spaces and parens. */
-static char *stat_state(char *b)
-{
-	char *p = strrchr(b, ')');
-	return p && p[1] == ' ' ? p + 2 : NULL;
-}
-
-/* 0: the leader still has our mm; else gone, or no kcmp (-1). */
-static long leader_left(void)
-{
-#ifdef SYS_kcmp
-	return syscall(SYS_kcmp, me.pid, me.tid, KCMP_VM, 0, 0);
-#else
-	return -1;
-#endif
-}
-
-static void alone_init(void)
-{
-	char b[512];
-	me.pid = getpid();
-	me.tid = (pid_t)syscall(SYS_gettid);
-	me.no_kcmp = leader_left() != 0;
-	char *st = read_stat(b, sizeof b) > 0 ? stat_state(b) : NULL;
-	me.fake_stat = st && !(*st >= 'A' && *st <= 'Z');
-	me.ticks = 0;
-}
-
-static int alone(void)
-{
-	char b[512];
-	int gone = me.no_kcmp ? readlink("/proc/self/cwd", b, sizeof b) < 0 && errno == ENOENT
-			      : leader_left() != 0;
-	if (me.fake_stat)
-		return gone;
-	if (!gone && (!me.no_kcmp || ++me.ticks % 8))
-		return 0;
-	char *p = read_stat(b, sizeof b) > 0 ? stat_state(b) : NULL;
-	if (!p) /* cannot count threads: a gone leader is reason enough */
-		return gone;
-	if (*p != 'Z')
-		return 0;
-	/* Fields after ")": state is field 3, num_threads field 20. */
-	int field = 3;
-	for (; *p && field < 20; p++)
-		if (*p == ' ')
-			field++;
-	long threads = 0;
-	for (; *p >= '0' && *p <= '9'; p++)
-		threads = threads * 10 + (*p - '0');
-	return threads > 0 && threads <= 2;
-}
-
-static void add_ms(struct timespec *t, unsigned ms)
-{
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t->tv_nsec >= 1000000000L) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000L;
-	}
-}
-
-static int before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
-/* 1 if asked to stop. */
-static int sleep_until(const struct timespec *t)
-{
-	int r = 0;
-	pthread_mutex_lock(&sleep_mu);
-	while (!stop && r == 0) /* 0: woken early; ETIMEDOUT (or an error): go */
-		r = pthread_cond_timedwait(&sleep_cv, &sleep_mu, t);
-	r = stop;
-	pthread_mutex_unlock(&sleep_mu);
-	return r;
-}
-
-static void *defrag_main(void *arg)
-{
-	(void)arg;
-	pthread_setname_np(pthread_self(), OMS_DEFRAG_THREAD_NAME);
-	alone_init();
-	__atomic_store_n(&thr_tid, me.tid, __ATOMIC_RELEASE);
-	struct timespec next, due, now;
-	clock_gettime(CLOCK_MONOTONIC, &next);
-	due = next;
-	add_ms(&due, oms_cfg.defrag_interval_ms);
-	for (;;) {
-		/* The read-around policy may ask for quicker ticks while the
-		 * program pages; the DefragTick checks keep their own interval. */
-		unsigned step = oms_advise_wanted_ms();
-		next = due;
-		if (step && step < oms_cfg.defrag_interval_ms) {
-			clock_gettime(CLOCK_MONOTONIC, &next);
-			add_ms(&next, step);
-			if (before(&due, &next))
-				next = due;
-		}
-		if (sleep_until(&next) || alone())
-			return NULL;
-		oms_advise_tick(); /* first: a compaction below may block for seconds */
-		oms_big_cache_tick();
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (before(&now, &due))
-			continue;
-		oms_defrag_tick();
-		/* A compaction can block for seconds: start counting again
-		 * from now rather than ticking in a burst to catch up. */
-		add_ms(&due, oms_cfg.defrag_interval_ms);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (before(&due, &now)) {
-			due = now;
-			add_ms(&due, oms_cfg.defrag_interval_ms);
-		}
-	}
-}
-
-static int spawn(void)
-{
-	sigset_t all, old;
-	pthread_attr_t a;
-	pthread_t t;
-	size_t sizes[3] = {STACK_SIZE, (size_t)256 << 10, 0};
-	int e = EINVAL;
-	long min = sysconf(_SC_THREAD_STACK_MIN);
-	if (min > 0 && (size_t)min > sizes[0])
-		sizes[0] = (size_t)min;
-	__atomic_store_n(&thr_tid, 0, __ATOMIC_RELEASE); /* until the new one says */
-	/* The thread inherits a full mask: it never takes a signal meant for
-	 * the program (signalfd, sigwait).  The caller's mask is restored. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	/* A program with a large static TLS needs more than 64 KiB, and
-	 * pthread_create then fails with EINVAL: try larger before giving up. */
-	for (int i = 0; i < 3 && e == EINVAL; i++) {
-		if (pthread_attr_init(&a))
-			break;
-		/* Joinable, for oms_defrag_pause; a thread that ends by itself
-		 * (main() gone) ends with the process. */
-		if (sizes[i])
-			pthread_attr_setstacksize(&a, sizes[i]);
-		e = pthread_create(&t, &a, defrag_main, NULL);
-		pthread_attr_destroy(&a);
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e) {
-		oms_warn("defrag: cannot start the thread (%s); no defragmentation", errname(e));
-		return -1;
-	}
-	/* Named here too, so that it carries its name from the moment
-	 * pthread_create returns (the program may look right away). */
-	pthread_setname_np(t, OMS_DEFRAG_THREAD_NAME);
-	thr = t;
-	__atomic_store_n(&thr_pid, getpid(), __ATOMIC_RELEASE);
-	__atomic_store_n(&joinable, 1, __ATOMIC_RELEASE);
-	return 0;
-}
-
-/* sleep_cv waits on the ticks' clock (in the fork child: rebuilt). */
-static void init_sleep_cv(void)
-{
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&sleep_cv, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
-void oms_defrag_start(void)
-{
-	if (!oms_cfg.defrag || __atomic_exchange_n(&started, 1, __ATOMIC_ACQ_REL))
-		return;
 	oms_defrag_reset();
-	init_sleep_cv();
 	/* Map the read buffer here, on the program's thread at start-up, not
-	 * at the first tick: a mapping made by our thread a second later can
-	 * land in a hole the program has just unmapped and means to reuse
-	 * (mremap in place, MAP_FIXED_NOREPLACE).  It grows later only on a
-	 * machine whose zoneinfo exceeds BUF_MIN. */
+	 * at the first tick: a mapping made by the ticker's thread a second
+	 * later can land in a hole the program has just unmapped and means to
+	 * reuse (mremap in place, MAP_FIXED_NOREPLACE).  It grows later only
+	 * on a machine whose zoneinfo exceeds BUF_MIN. */
 	if (!D.buf)
 		grow(BUF_MIN);
-	if (spawn() < 0)
-		__atomic_store_n(&started, 0, __ATOMIC_RELEASE);
-}
-
-int oms_defrag_started(void)
-{
-	return __atomic_load_n(&started, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&on, 1, __ATOMIC_RELEASE);
 }
 
 void oms_defrag_atfork_prepare(void)
@@ -824,110 +594,15 @@ void oms_defrag_atfork_parent(void)
 
 void oms_defrag_atfork_child(void)
 {
-	/* Only this thread survives; the parent's thread held nothing that
-	 * fork_mu does not cover.  Re-initialise rather than unlock: a
-	 * mutex owned by a thread that no longer exists is safest rebuilt. */
+	/* Rebuilt, not unlocked: its owner may be a thread the child lacks. */
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 	fork_mu = fresh;
-	sleep_mu = fresh;
-	pause_mu = fresh;
-	init_sleep_cv();
-	stop = 0;
-	joinable = 0; /* no thread of ours in the child */
 	if (D.lock_fd >= 0)
 		close(D.lock_fd); /* our copy would keep the parent's OFD lock */
 	D.lock_fd = -1;
-	if (!__atomic_load_n(&started, __ATOMIC_ACQUIRE))
-		return;
-	/* A child that goes on without exec gets its own thread - later, from
-	 * oms_defrag_poke; meanwhile the parent's thread serves the machine. */
-	oms_defrag_reset();
-	deferred_since = oms_os.now_ms();
-	__atomic_store_n(&deferred, 1, __ATOMIC_RELEASE);
-}
-
-void oms_defrag_poke(void)
-{
-	if (!__atomic_load_n(&deferred, __ATOMIC_ACQUIRE) ||
-	    oms_os.now_ms() - deferred_since < oms_cfg.defrag_interval_ms ||
-	    !__atomic_exchange_n(&deferred, 0, __ATOMIC_ACQ_REL))
-		return;
-	int e = errno;
-	if (pthread_mutex_trylock(&pause_mu)) { /* a set*id call: next time */
-		__atomic_store_n(&deferred, 1, __ATOMIC_RELEASE);
-		return;
-	}
-	if (spawn() < 0)
-		__atomic_store_n(&started, 0, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&pause_mu);
-	errno = e;
-}
-
-/* 1 if our thread's capabilities are those of the calling thread: it
- * then fails a set*id call exactly when the caller does. */
-static int same_caps(pid_t tid)
-{
-	struct __user_cap_header_struct h[2] = {{_LINUX_CAPABILITY_VERSION_3, 0},
-						{_LINUX_CAPABILITY_VERSION_3, tid}};
-	struct __user_cap_data_struct mine[2], its[2];
-	return tid > 0 && syscall(SYS_capget, &h[0], mine) == 0 &&
-	       syscall(SYS_capget, &h[1], its) == 0 && !memcmp(mine, its, sizeof mine);
-}
-
-int oms_defrag_pause(void)
-{
-	/* A vfork child shares our memory but not our thread: hands off. */
-	if (!__atomic_load_n(&joinable, __ATOMIC_ACQUIRE) ||
-	    getpid() != __atomic_load_n(&thr_pid, __ATOMIC_ACQUIRE))
-		return -1;
-	int e = errno;
-	pthread_mutex_lock(&pause_mu);
-	pid_t tid = __atomic_load_n(&thr_tid, __ATOMIC_ACQUIRE);
-	int r = 0;
-	/* The common case (root switching euid per request): same
-	 * capabilities everywhere, nothing to stop.  Two capget calls. */
-	if (__atomic_load_n(&joinable, __ATOMIC_ACQUIRE) && !same_caps(tid)) {
-		pthread_mutex_lock(&sleep_mu);
-		stop = 1;
-		pthread_cond_signal(&sleep_cv);
-		pthread_mutex_unlock(&sleep_mu);
-		/* After a tick at most (a compaction may take seconds). */
-		pthread_join(thr, NULL);
-		__atomic_store_n(&joinable, 0, __ATOMIC_RELEASE);
-		pthread_mutex_lock(&sleep_mu);
-		stop = 0;
-		pthread_mutex_unlock(&sleep_mu);
-		r = 1;
-	}
-	errno = e;
-	return r;
-}
-
-void oms_defrag_resume(int paused)
-{
-	if (paused < 0)
-		return;
-	int e = errno;
-	if (paused && spawn() < 0)
-		__atomic_store_n(&started, 0, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&pause_mu);
-	errno = e;
-}
-
-void oms_defrag_stop(void)
-{
-	if (!__atomic_load_n(&joinable, __ATOMIC_ACQUIRE) ||
-	    getpid() != __atomic_load_n(&thr_pid, __ATOMIC_ACQUIRE) || pthread_mutex_trylock(&pause_mu))
-		return; /* pause_mu stays held: no restart from here on */
-	pthread_mutex_lock(&sleep_mu);
-	stop = 1;
-	pthread_cond_signal(&sleep_cv);
-	pthread_mutex_unlock(&sleep_mu);
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	add_ms(&t, 200);
-	if (pthread_timedjoin_np(thr, NULL, &t) == 0)
-		__atomic_store_n(&joinable, 0, __ATOMIC_RELEASE);
+	/* The child's own ticks, once its thread starts, count from zero. */
+	if (__atomic_load_n(&on, __ATOMIC_ACQUIRE))
+		oms_defrag_reset();
 }
 
 int oms_defrag_stats(char *buf, size_t cap)
@@ -935,7 +610,7 @@ int oms_defrag_stats(char *buf, size_t cap)
 	if (!cap)
 		return 0;
 	buf[0] = '\0';
-	if (!__atomic_load_n(&started, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&on, __ATOMIC_ACQUIRE) || !oms_ticker_started())
 		return 0;
 	int n = snprintf(buf, cap, " ticks=%u fragmented=%u compactions=%u drops=%u min_level=%d",
 			 __atomic_load_n(&D.st.ticks, __ATOMIC_RELAXED),

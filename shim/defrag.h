@@ -1,6 +1,7 @@
-/* defrag.h - the DefragTick background thread (issue 4).
+/* defrag.h - DefragTick (issue 4): a job of the background thread
+ * (ticker.h).
  *
- * Once per OOMSHIELD_DEFRAG_INTERVAL_MS the thread reads the fragmentation
+ * Once per OOMSHIELD_DEFRAG_INTERVAL_MS the job reads the fragmentation
  * of one zone per NUMA node, and when it stays bad, asks the kernel to
  * compact (and after many bad ticks, to drop the page cache first), so
  * that high-order allocations do not end in the OOM killer.  The policy is
@@ -8,7 +9,9 @@
  *
  * The settings, all in oms_cfg (config.h), read once before the thread
  * starts and never written afterwards:
- *   defrag              OOMSHIELD_DEFRAG (1): 0 = no thread at all.
+ *   defrag              OOMSHIELD_DEFRAG (1): 0 = no DefragTick job (the
+ *                       thread still runs read-around and cache decay;
+ *                       OOMSHIELD_THREAD=0 is "no thread").
  *   defrag_dry_run      OOMSHIELD_DEFRAG_DRY_RUN (0): log, never write.
  *   defrag_interval_ms  OOMSHIELD_DEFRAG_INTERVAL_MS (1000): one tick.
  *   frag_index_milli    OOMSHIELD_FRAG_INDEX (0.500): an order is safe
@@ -31,10 +34,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The thread's comm.  The kernel keeps 15 characters; a longer name makes
- * pthread_setname_np fail with ERANGE, so "oomshield-defrag" cannot be. */
-#define OMS_DEFRAG_THREAD_NAME "oomshield-dfrag"
-
 /* Nodes are tracked in a 64-bit mask; a node >= 63 sets the top bit, which
  * means "compact everything" through /proc/sys/vm/compact_memory. */
 #define OMS_DEFRAG_NODE_ALL ((uint64_t)1 << 63)
@@ -46,9 +45,11 @@ enum {
 	OMS_DEFRAG_NOCOUNT = 4, /* done(): a dry run or another process acted */
 };
 
-/* The seed's DefragTick state, plus statistics.  Owned by one thread; the
- * statistics are read by others with relaxed atomics, hence `unsigned`
- * (a 64-bit atomic is not lock-free everywhere on i386). */
+/* The seed's DefragTick state, plus statistics.  Owned by the ticker's
+ * thread.  The statistics (ticks, frag_ticks, compactions, drops,
+ * min_level) are read and written only with relaxed atomics, everywhere,
+ * hence `unsigned`/`int` (a 64-bit atomic is not lock-free everywhere on
+ * i386); the other fields are the thread's alone. */
 struct oms_defrag_state {
 	int pending;        /* a compaction is owed */
 	int acted;          /* last_ms is meaningful */
@@ -80,42 +81,22 @@ unsigned oms_defrag_tick(void);
  * between cases, the fork child before it restarts the thread. */
 void oms_defrag_reset(void);
 
-/* A copy of the thread's state, for tests and statistics. */
+/* A copy of the thread's state, for tests and statistics: the counters
+ * are read atomically, the rest is meaningful only while no tick runs. */
 void oms_defrag_snapshot(struct oms_defrag_state *out);
 
 /* Path of the system-wide lock file chosen by the last action, "" if none. */
 const char *oms_defrag_lock_path(void);
 
-/* Entry points for init.c. */
-void oms_defrag_start(void);          /* idempotent; no-op unless oms_cfg.defrag */
-int oms_defrag_started(void);         /* the thread was started in this process */
+/* Entry points for init.c.  init() (program thread, start-up, before
+ * the ticker starts) maps the read buffer and turns the statistics on; the
+ * ticker then runs oms_defrag_tick every OOMSHIELD_DEFRAG_INTERVAL_MS.
+ * fork_mu (defrag.c) is a leaf, held around every moment the ticker's
+ * thread has a file open here; the fork handlers take it. */
+void oms_defrag_init(void);
 void oms_defrag_atfork_prepare(void);
 void oms_defrag_atfork_parent(void);
-void oms_defrag_atfork_child(void);   /* call after malloc's locks are usable */
-/* Start the thread a fork child deferred, once an interval has passed.
- * Called, with no lock held, at the top of the large-allocation and
- * large-free paths and of munmap - never from mprotect or madvise, which
- * runtimes call from signal handlers (pthread_create is not safe there). */
-void oms_defrag_poke(void);
+void oms_defrag_atfork_child(void);
 int oms_defrag_stats(char *buf, size_t cap);
-
-/* Around the program's set*id calls (xid.c).  glibc makes every thread
- * repeat such a call and aborts the process if one thread's fails; ours
- * would fail where its credentials differ from the caller's (capabilities
- * are per thread: setpriv raises CAP_SETGID in its own thread only).  So
- * the thread is stopped and joined first and started again after - unless
- * its capabilities are the caller's (then its call fails only when the
- * caller's does).  pause returns -1 (not ours to touch: no thread, or a
- * vfork child), 0 (nothing stopped) or 1 (stopped); pass that to resume,
- * which restarts the thread after 1.  From pause to resume, other set*id
- * calls and a deferred start wait (pause_mu). */
-int oms_defrag_pause(void);
-void oms_defrag_resume(int paused);
-
-/* At exit (init.c's destructor): stop the thread and reap it, so that
- * nothing of ours outlives the program's own exit (a checker such as
- * valgrind counts an unreaped thread's TLS as possibly lost).  Waits
- * 200 ms at most: an action under way may block for seconds. */
-void oms_defrag_stop(void);
 
 #endif

@@ -32,7 +32,7 @@
  *
  * State: `pmd` is written before `state` is published (release; readers
  * acquire); `state` only ever moves OFF -> ON at start-up and ON ->
- * GAVE_UP on the DefragTick thread, whose own `ranges` is.  A block that
+ * GAVE_UP on the ticker's thread (oms_huge_job), whose own `ranges` is.  A block that
  * got MADV_HUGEPAGE from us carries OMS_BLK_HUGE (big.c sets it under
  * oms_lock, the cache keeps it).  The give-up takes it off, with the
  * MADV_NOHUGEPAGE, under oms_lock, in passes until no block carries it;
@@ -229,6 +229,14 @@ static void give_up(unsigned hit, unsigned adjacent)
 	oms_debug("random paging (%u runs in %u groups): 4 KiB pages from now on "
 		  "(%zu blocks, %llu MiB, %llu ms)", hit - adjacent, hit, blocks,
 		  (unsigned long long)(bytes >> 20), (unsigned long long)(oms_os.now_ms() - t0));
+}
+
+void oms_huge_job(void)
+{
+	uint64_t majflt;
+	unsigned hit, adjacent;
+	if (oms_advise_take_sample(&majflt, &hit, &adjacent))
+		oms_huge_tick(majflt, hit, adjacent);
 }
 
 int oms_huge_tick(uint64_t majflt, unsigned hit, unsigned adjacent)

@@ -21,8 +21,8 @@ int oms_huge_policy(int knob, const char *thp, const char *tunables);
  * one run of neighbouring groups per stream; random refaults scatter. */
 int oms_huge_scattered(unsigned hit, unsigned adjacent);
 
-/* Resolve the policy; at start-up, once the DefragTick thread (which
- * gives large folios up) runs.  Reads sysfs only when asked for large
+/* Resolve the policy; at start-up, once the background thread (whose
+ * job gives large folios up) runs.  Reads sysfs only when asked for large
  * folios. */
 void oms_huge_start(void);
 
@@ -42,10 +42,15 @@ int oms_huge_advise(void *addr, size_t len);
  * give-up had begun.  errno is kept. */
 void oms_huge_undo(void *addr, size_t len);
 
-/* From the advise tick (DefragTick thread): the tick's major faults and
- * the spread of its sample if the tick was judged (advise.h; else 0 0).
- * Gives large folios up for good on random paging.  1 if they were on
- * during the tick: its runs of new pages mean nothing. */
+/* The give-up job of the background thread (ticker.h), registered right
+ * after read-around's: takes the sample read-around's tick left
+ * (oms_advise_take_sample) and passes it to oms_huge_tick. */
+void oms_huge_job(void);
+
+/* The tick's major faults and the spread of its sample if the tick was
+ * judged (advise.h; else 0 0).  Gives large folios up for good on random
+ * paging.  1 if they were on during the tick: its runs of new pages mean
+ * nothing. */
 int oms_huge_tick(uint64_t majflt, unsigned hit, unsigned adjacent);
 
 /* Fork child, oms_lock held: finish a give-up the parent had begun. */

@@ -1,40 +1,50 @@
-/* init.c - constructor, destructor and fork handlers.
+/* init.c - constructor, destructor and fork handlers; the one place that
+ * knows which jobs the background thread runs.
  *
  * The constructor initialises eagerly (the malloc wrappers also do it
  * lazily, for calls that come before it), registers the fork handlers and
- * starts the DefragTick thread.  The destructor only prints the stats line:
- * calls that arrive after it (other libraries' destructors, atexit
- * handlers) still find every structure intact.
+ * the ticker's jobs, and starts the thread.  The destructor stops the
+ * thread and prints the stats line: calls that arrive after it (other
+ * libraries' destructors, atexit handlers) still find every structure
+ * intact.
  *
- * Fork handlers take the locks in the order given in block.h:
- * DefragTick's, oms_map_lock, then oms_lock; they release in reverse.
+ * The jobs, in the order they run at a tick (ticker.h):
+ *   read-around   advise.c, every OOMSHIELD_DEFRAG_INTERVAL_MS, every
+ *                 200 ms while the program pages (oms_advise_wanted_ms);
+ *   huge give-up  huge.c, right after read-around, on its sample;
+ *   cache decay   big.c, every interval;
+ *   (fork switch-back: the fork-protection issue's job goes here, before
+ *                 DefragTick, with its own period - a slot, no code yet);
+ *   DefragTick    defrag.c, every interval, last: a compaction may block
+ *                 for seconds.
+ * OOMSHIELD_DEFRAG=0 leaves DefragTick out; OOMSHIELD_THREAD=0 starts no
+ * thread, so no job runs (read-around then stays the kernel's: see
+ * docs/bench.md 29).  Read-around, give-up and decay concern only our
+ * files: without a usable OOMSHIELD_DIR they are not registered.
+ *
+ * Fork handlers take the locks in the order given in block.h: ticker.c's
+ * fork_mu, defrag.c's fork_mu, oms_map_lock, then oms_lock; they release
+ * in reverse.
  */
 #include "advise.h"
 #include "alloc.h"
 #include "big.h"
 #include "config.h"
+#include "defrag.h"
 #include "huge.h"
 #include "log.h"
 #include "next.h"
 #include "os.h"
 #include "region.h"
 #include "stats.h"
+#include "ticker.h"
 
 #include <pthread.h>
 
-/* Weak: present when the DefragTick module is linked in. */
-void oms_defrag_start(void) __attribute__((weak));
-void oms_defrag_atfork_prepare(void) __attribute__((weak));
-void oms_defrag_atfork_parent(void) __attribute__((weak));
-void oms_defrag_atfork_child(void) __attribute__((weak));
-int oms_defrag_started(void) __attribute__((weak));
-void oms_defrag_stop(void) __attribute__((weak));
-int oms_defrag_stats(char *buf, size_t cap) __attribute__((weak));
-
 static void prepare(void)
 {
-	if (oms_defrag_atfork_prepare)
-		oms_defrag_atfork_prepare();
+	oms_ticker_atfork_prepare();
+	oms_defrag_atfork_prepare();
 	oms_region_fork_prepare();
 	oms_big_fork_prepare();
 }
@@ -43,8 +53,8 @@ static void parent(void)
 {
 	oms_big_fork_parent();
 	oms_region_fork_parent();
-	if (oms_defrag_atfork_parent)
-		oms_defrag_atfork_parent();
+	oms_defrag_atfork_parent();
+	oms_ticker_atfork_parent();
 }
 
 static void child(void)
@@ -53,8 +63,31 @@ static void child(void)
 	oms_big_fork_child();
 	oms_region_fork_child();
 	oms_advise_reset();
-	if (oms_defrag_atfork_child)
-		oms_defrag_atfork_child();
+	oms_defrag_atfork_child();
+	oms_ticker_atfork_child();
+}
+
+static void defrag_job(void)
+{
+	oms_defrag_tick();
+}
+
+/* The jobs; 1 if the thread has any. */
+static int add_jobs(void)
+{
+	unsigned every = oms_cfg.defrag_interval_ms;
+	int n = 0;
+	if (oms_cfg.dir_ok) {
+		n += oms_ticker_add("read-around", every, oms_advise_wanted_ms, oms_advise_tick) == 0;
+		n += oms_ticker_add("huge give-up", every, oms_advise_wanted_ms, oms_huge_job) == 0;
+		n += oms_ticker_add("cache decay", every, NULL, oms_big_cache_tick) == 0;
+	}
+	/* Slot: the fork switch-back job registers here. */
+	if (oms_cfg.defrag) {
+		oms_defrag_init();
+		n += oms_ticker_add("DefragTick", every, NULL, defrag_job) == 0;
+	}
+	return n > 0;
 }
 
 __attribute__((constructor)) static void oms_ctor(void)
@@ -73,30 +106,30 @@ __attribute__((constructor)) static void oms_ctor(void)
 				 "unprotected", san);
 		oms_cfg.disable = 1;
 		oms_cfg.defrag = 0;
+		oms_cfg.thread = 0;
 		oms_cfg.dir_ok = 0;
 		return;
 	}
 	pthread_atfork(prepare, parent, child);
 	if (!oms_cfg.disable && oms_cfg.dir_ok)
 		oms_os_fd_prepare(); /* before any thread of ours exists */
-	if (oms_cfg.defrag && oms_defrag_start) {
-		oms_advise_start(); /* only with the thread that can undo it */
-		oms_defrag_start();
+	if (oms_cfg.thread && add_jobs()) {
+		if (oms_cfg.dir_ok)
+			oms_advise_start(); /* only with the thread that can undo it */
+		oms_ticker_start();
 	}
-	/* Large folios only with the thread running: it gives them up. */
-	if (oms_cfg.dir_ok && oms_defrag_started && oms_defrag_started())
+	/* Large folios only with the thread running: its job gives them up. */
+	if (oms_cfg.dir_ok && oms_ticker_started())
 		oms_huge_start();
 	else if (oms_cfg.huge == 1 && oms_cfg.dir_ok)
-		oms_warn("OOMSHIELD_HUGEPAGE=1 needs the DefragTick thread (%s): blocks keep 4 KiB pages",
-			 oms_cfg.defrag ? "it could not start" : "OOMSHIELD_DEFRAG=0 here");
+		oms_warn("OOMSHIELD_HUGEPAGE=1 needs the background thread (%s): blocks keep 4 KiB pages",
+			 oms_cfg.thread ? "it could not start" : "OOMSHIELD_THREAD=0 here");
 }
 
 __attribute__((destructor)) static void oms_dtor(void)
 {
-	if (oms_defrag_stop)
-		oms_defrag_stop();
+	oms_ticker_stop();
 	char df[256] = "";
-	if (oms_defrag_stats)
-		oms_defrag_stats(df, sizeof df);
+	oms_defrag_stats(df, sizeof df);
 	oms_stats_print(df);
 }

@@ -31,8 +31,9 @@ int oms_region_mprotect(void *addr, size_t len, int prot);
 int oms_region_wanted(size_t len, int prot, int flags);
 
 struct oms_range;
-/* Copy up to cap piece ranges into out; returns how many. */
-size_t oms_region_ranges(struct oms_range *out, size_t cap);
+/* Copy up to cap piece ranges into out; returns how many.  advice >= 0:
+ * also madvise each piece with it, under oms_map_lock (advise.c). */
+size_t oms_region_ranges(struct oms_range *out, size_t cap, int advice);
 
 void oms_region_fork_prepare(void);
 void oms_region_fork_parent(void);

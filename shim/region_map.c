@@ -18,7 +18,7 @@
 #include <sys/mman.h>
 #include "advise.h"
 #include "alloc.h"
-#include "defrag.h"
+#include "ticker.h"
 
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4
@@ -61,7 +61,7 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 		return p;
 	}
 	int e = errno;
-	oms_defrag_poke();
+	oms_ticker_poke();
 	size_t rl = oms_page_up(len);
 	if (!oms_budget_take(rl)) {
 		oms_stats_fallback(OMS_CAUSE_MAX, 0, len);
@@ -117,7 +117,7 @@ fallback:
 
 int oms_region_munmap(void *addr, size_t len)
 {
-	oms_defrag_poke();
+	oms_ticker_poke();
 	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
 		return oms_sys_munmap(addr, len);
 	pthread_mutex_lock(&oms_map_lock);
@@ -128,12 +128,16 @@ int oms_region_munmap(void *addr, size_t len)
 	return r;
 }
 
-size_t oms_region_ranges(struct oms_range *out, size_t cap)
+size_t oms_region_ranges(struct oms_range *out, size_t cap, int advice)
 {
 	size_t n = 0;
 	pthread_mutex_lock(&oms_map_lock);
-	for (size_t i = 0; i < oms_npieces && n < cap; i++)
-		out[n++] = (struct oms_range){(void *)oms_pieces[i].start, oms_pieces[i].end - oms_pieces[i].start};
+	for (size_t i = 0; i < oms_npieces && n < cap; i++) {
+		out[n++] = (struct oms_range){(void *)oms_pieces[i].start,
+					      oms_pieces[i].end - oms_pieces[i].start};
+		if (advice >= 0) /* advise.c: under the lock, so never a reused range */
+			oms_sys_madvise(out[n - 1].addr, out[n - 1].len, advice);
+	}
 	pthread_mutex_unlock(&oms_map_lock);
 	return n;
 }

@@ -1,5 +1,5 @@
 /* xid.c - the exported set*id family: thin wrappers that keep the
- * DefragTick thread out of the program's credential changes.
+ * background thread (ticker.c) out of the program's credential changes.
  *
  * glibc runs a set*id call on every thread and aborts the process when one
  * thread's call fails.  Capabilities are per thread: a program that keeps
@@ -8,12 +8,16 @@
  * thread's setresgid fail.  So, when the calling thread's capabilities
  * differ from our thread's, the thread is stopped and joined before the
  * call and started again after it, with the new credentials
- * (oms_defrag_pause/resume).  The real functions come from the next
- * library, looked up at first use.  Only defrag.c's pause_mu (a leaf) is
- * held across the call, so that two such calls do not interleave; errno
- * is the real call's.
+ * (oms_ticker_pause/resume).  The real functions come from the next
+ * library, looked up at first use.  Only ticker.c's pause_mu is held
+ * across the call (sleep_mu is taken under it, and the thread joined,
+ * inside pause), so that two such calls do not interleave; errno is the
+ * real call's.  A log file not yet opened (log.c opens it at the first
+ * line) is opened before the call, while the credentials that were meant
+ * to open it still hold.
  */
-#include "defrag.h"
+#include "log.h"
+#include "ticker.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -47,10 +51,11 @@ static void *next_fn(void **slot, const char *name)
 		int cs_;                                                        \
 		/* not a cancellation point, as glibc's own is not */          \
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs_);           \
-		int paused_ = oms_defrag_pause();                               \
+		oms_log_open_now(); /* while it still may */                   \
+		int paused_ = oms_ticker_pause();                               \
 		int ret_ = fn call_args;                                        \
 		int e_ = errno;                                                 \
-		oms_defrag_resume(paused_);                                     \
+		oms_ticker_resume(paused_);                                     \
 		pthread_setcancelstate(cs_, NULL);                              \
 		errno = e_;                                                     \
 		return ret_;                                                    \

@@ -32,7 +32,7 @@ toucher_shim() {
 }
 cxx() { out=$(EXPECT_SHIM=1 OOMSHIELD_THRESHOLD=1M tgt_shim "$P/cxx") && [ "$out" = ok ] || { echo "$out"; return 1; }; }
 core() { OOMSHIELD_DIR="$T/d" EXPECT_SHIM=1 OOMSHIELD_THRESHOLD=64K tgt_shim "$P/core" "$@"; }
-core_nodefrag() { OOMSHIELD_DEFRAG=0 core "$@"; }
+core_nodefrag() { OOMSHIELD_THREAD=0 core "$@"; }
 # main() ends with pthread_exit while a worker runs: the process ends when
 # the worker does, never before.  Under qemu-user the DefragTick thread
 # must not open the faked /proc/self/stat then (qemu aborted: exit 127).
@@ -74,7 +74,7 @@ else
 	# Native targets run fork with the thread; under qemu without it.
 	case $TRIPLET in
 	x86_64-*|i?86-*) t core/fork core fork forkthreads ;;
-	*) t "core/fork (OOMSHIELD_DEFRAG=0: qemu-user fork+thread bug)" core_nodefrag fork forkthreads ;;
+	*) t "core/fork (OOMSHIELD_THREAD=0: qemu-user fork+thread bug)" core_nodefrag fork forkthreads ;;
 	esac
 	t max-limit max_limit
 	t no-files-left clean_dir

@@ -1,4 +1,5 @@
-# The thread itself: named, absent with OOMSHIELD_DEFRAG=0, restarted in a
+# The thread itself: named, absent with OOMSHIELD_THREAD=0 (present with
+# OOMSHIELD_DEFRAG=0, which drops only DefragTick's job), restarted in a
 # fork child that does not exec, never takes the program's signals, and
 # never keeps a process alive whose main() ended with pthread_exit().
 . tests/lib/common.sh
@@ -12,8 +13,10 @@ run() { env LD_PRELOAD="$LIB" OOMSHIELD_DIR="$D" OOMSHIELD_PROC_ROOT="$R" "$@"; 
 # The shell counts its own threads with a glob: no child process involved.
 n=$(run sh -c 'set -- /proc/$$/task/*; echo $#')
 [ "$n" = 2 ] || fail "expected the program's thread + DefragTick, found $n tasks"
+n=$(OOMSHIELD_THREAD=0 run sh -c 'set -- /proc/$$/task/*; echo $#')
+[ "$n" = 1 ] || fail "OOMSHIELD_THREAD=0 still has $n tasks"
 n=$(OOMSHIELD_DEFRAG=0 run sh -c 'set -- /proc/$$/task/*; echo $#')
-[ "$n" = 1 ] || fail "OOMSHIELD_DEFRAG=0 still has $n tasks"
+[ "$n" = 2 ] || fail "OOMSHIELD_DEFRAG=0: expected the thread for read-around, found $n tasks"
 n=$(OOMSHIELD_DISABLE=1 run sh -c 'set -- /proc/$$/task/*; echo $#')
 [ "$n" = 1 ] || fail "OOMSHIELD_DISABLE=1 still has $n tasks"
 # The thread names itself as it starts: poll, from inside the process.

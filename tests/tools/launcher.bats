@@ -18,7 +18,7 @@ setup() {
 	D=$(backing_dir)
 	unset LD_PRELOAD OOMSHIELD_DIR OOMSHIELD_THRESHOLD OOMSHIELD_MAX OOMSHIELD_LOG \
 		OOMSHIELD_LOG_FILE OOMSHIELD_STATS OOMSHIELD_ONLY OOMSHIELD_DEFRAG \
-		OOMSHIELD_DEFRAG_DRY_RUN OOMSHIELD_MMAP OOMSHIELD_DISABLE
+		OOMSHIELD_DEFRAG_DRY_RUN OOMSHIELD_MMAP OOMSHIELD_DISABLE OOMSHIELD_THREAD
 }
 
 teardown() {
@@ -135,15 +135,22 @@ oenv() {
 	grep -q OOMSHIELD_THRESHOLD "$D/log"
 }
 
-@test "flags: --stats --no-defrag --defrag-dry-run --no-mmap --hugepage" {
+@test "flags: --stats --no-defrag --no-thread --defrag-dry-run --no-mmap --hugepage" {
 	run oenv --stats --no-defrag --defrag-dry-run --no-mmap --hugepage
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"OOMSHIELD_STATS=1"* ]]
 	[[ "$output" == *"OOMSHIELD_DEFRAG=0"* ]]
+	[[ "$output" != *"OOMSHIELD_THREAD="* ]]
 	[[ "$output" == *"OOMSHIELD_DEFRAG_DRY_RUN=1"* ]]
 	[[ "$output" == *"OOMSHIELD_MMAP=0"* ]]
 	[[ "$output" == *"OOMSHIELD_HUGEPAGE=1"* ]]
 	run oenv --hugepage=1
+	[ "$status" -ne 0 ]
+	run oenv --no-thread
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"OOMSHIELD_THREAD=0"* ]]
+	[[ "$output" != *"OOMSHIELD_DEFRAG="* ]]
+	run oenv --no-thread=0
 	[ "$status" -ne 0 ]
 }
 

@@ -37,7 +37,7 @@ start_holder() {
 # these settings, which the launcher would refuse or canonicalise; sets PID.
 start_env() {
 	mkfifo "$D/in"
-	env LD_PRELOAD="$LIB" OOMSHIELD_DEFRAG=0 "$@" "$BATS_FILE_TMPDIR/holder" 8 \
+	env LD_PRELOAD="$LIB" OOMSHIELD_THREAD=0 "$@" "$BATS_FILE_TMPDIR/holder" 8 \
 		<"$D/in" >"$D/out" 2>"$D/err" 3>&- &
 	PID=$!
 	exec 7>"$D/in"
@@ -56,7 +56,7 @@ field() {   # field LABEL: the value printed after a status label
 }
 
 @test "status of a protected process: regions, bytes, RSS, dirty, dir, free space" {
-	start_holder --no-defrag
+	start_holder --no-thread
 	run "$STATUS" "$PID"
 	printf '%s\n' "$output"
 	[ "$status" -eq 0 ]
@@ -87,7 +87,7 @@ field() {   # field LABEL: the value printed after a status label
 }
 
 @test "oomshield status PID runs the same tool" {
-	start_holder --no-defrag
+	start_holder --no-thread
 	run "$STATUS" "$PID"
 	# Free space, residency and dirtiness move with the rest of the machine
 	# between two snapshots; everything else must be identical.
@@ -131,7 +131,7 @@ inactive() {   # inactive REASON: the status of $PID says so, exit 1
 }
 
 @test "--only excluding the program: loaded but inactive, exit 1" {
-	start_holder --no-defrag --only=somethingelse,other
+	start_holder --no-thread --only=somethingelse,other
 	inactive "OOMSHIELD_ONLY=somethingelse,other does not name holder"
 	# The launcher passes the status on.
 	run "$OOMSHIELD" status "$PID"
@@ -153,7 +153,7 @@ inactive() {   # inactive REASON: the status of $PID says so, exit 1
 }
 
 @test "--only naming the program: active, exit 0, even before a region exists" {
-	start_holder --no-defrag --only=holder -t 64M
+	start_holder --no-thread --only=holder -t 64M
 	run "$STATUS" "$PID"
 	[ "$status" -eq 0 ]
 	[ "$(field 'file-backed regions')" = "0 in 0 files" ]

@@ -294,6 +294,7 @@ static void assert_defaults(const struct oms_config *c)
 	ck_assert_str_eq(c->proc_root, "");
 	ck_assert_int_eq(c->mmap, 1);
 	ck_assert_int_eq(c->defrag, 1);
+	ck_assert_int_eq(c->thread, 1);
 	ck_assert_int_eq(c->defrag_dry_run, 0);
 	ck_assert_uint_eq(c->defrag_interval_ms, 1000);
 	ck_assert_int_eq(c->frag_index_milli, 500);
@@ -581,6 +582,147 @@ START_TEST(load_process_environment)
 }
 END_TEST
 
+
+/* OOMSHIELD_DEFRAG=0 leaves the thread; OOMSHIELD_THREAD=0 leaves DefragTick's
+ * setting alone (init.c starts no thread then); DISABLE clears both. */
+START_TEST(load_thread_and_defrag_apart)
+{
+	static const char *const d0[] = {"OOMSHIELD_DEFRAG", "0", NULL};
+	static const char *const t0[] = {"OOMSHIELD_THREAD", "0", NULL};
+	static const char *const tbad[] = {"OOMSHIELD_THREAD", "maybe", NULL};
+	static const char *const off[] = {"OOMSHIELD_DISABLE", "1", NULL};
+	struct oms_config c;
+	ck_assert_str_eq(load(&c, d0), "");
+	ck_assert_int_eq(c.defrag, 0);
+	ck_assert_int_eq(c.thread, 1);
+	ck_assert_str_eq(load(&c, t0), "");
+	ck_assert_int_eq(c.thread, 0);
+	ck_assert_int_eq(c.defrag, 1);
+	const char *log = load(&c, tbad);
+	ck_assert_int_eq(c.thread, 1);
+	ck_assert_int_eq(count_substr(log, "OOMSHIELD_THREAD=maybe: not a boolean (0 or 1); using 1"), 1);
+	load(&c, off);
+	ck_assert_int_eq(c.thread, 0);
+	ck_assert_int_eq(c.defrag, 0);
+}
+END_TEST
+
+/* A value is logged sanitized: control bytes escaped, a long one cut, so
+ * that one warning stays one line of bounded length. */
+START_TEST(load_bad_value_sanitized)
+{
+	static char longv[600];
+	memset(longv, 'x', sizeof longv - 1);
+	static const char *const t[] = {"OOMSHIELD_THRESHOLD", "1M\nwarn: forged line\x1b[2J",
+					"OOMSHIELD_ZONE", "a\\b", "OOMSHIELD_MAX", longv, NULL};
+	struct oms_config c;
+	const char *log = load(&c, t);
+	ck_assert_int_eq(count_lines(log), 2); /* ZONE is just a string */
+	ck_assert_int_eq(count_substr(log, "OOMSHIELD_THRESHOLD=1M\\x0awarn: forged line\\x1b[2J: not a size"), 1);
+	ck_assert_int_eq(count_substr(log, "OOMSHIELD_MAX=xxxx"), 1);
+	ck_assert_int_eq(count_substr(log, "xxx...: not a size"), 1);
+	const char *l2 = strstr(log, "OOMSHIELD_MAX=");
+	ck_assert_ptr_nonnull(l2);
+	ck_assert_int_lt((int)(strchr(l2, '\n') - l2), 200);
+	ck_assert_str_eq(c.zone, "a\\b");
+}
+END_TEST
+
+START_TEST(clean_escapes_and_cuts)
+{
+	char b[16];
+	ck_assert_str_eq(oms_log_clean(b, sizeof b, "plain"), "plain");
+	ck_assert_str_eq(oms_log_clean(b, sizeof b, "a\nb\tc\\"), "a\\x0ab\\x09c\\\\");
+	ck_assert_str_eq(oms_log_clean(b, sizeof b, "0123456789abcde"), "0123456789abcde");
+	ck_assert_str_eq(oms_log_clean(b, sizeof b, "0123456789abcdef"), "0123456789ab...");
+	ck_assert_str_eq(oms_log_clean(b, sizeof b, "\n\n\n\n"), "\\x0a\\x0a\\x0a...");
+	ck_assert_str_eq(oms_log_clean(b, sizeof b, ""), "");
+	ck_assert_str_eq(oms_log_clean(b, sizeof b, "caf\xc3\xa9"), "caf\xc3\xa9"); /* UTF-8 stays */
+}
+END_TEST
+
+/* A relative OOMSHIELD_LOG_FILE would be created relative to whatever
+ * directory the program runs in: refused, once, and stderr kept. */
+START_TEST(load_log_file_relative_refused)
+{
+	static const char *const t[] = {"OOMSHIELD_LOG_FILE", "../../etc/x.log", NULL};
+	static const char *const ok[] = {"OOMSHIELD_LOG_FILE", "/tmp/oms-abs.log", NULL};
+	struct oms_config c;
+	const char *log = load(&c, t);
+	ck_assert_int_eq(count_lines(log), 1);
+	ck_assert_int_eq(count_substr(log, "OOMSHIELD_LOG_FILE=../../etc/x.log: not an absolute path; "
+					   "logging to stderr"), 1);
+	ck_assert_str_eq(c.log_file, "");
+	ck_assert_str_eq(load(&c, ok), "");
+	ck_assert_str_eq(c.log_file, "/tmp/oms-abs.log");
+}
+END_TEST
+
+/* The log file is created at the first line, not before. */
+START_TEST(log_file_created_at_first_line)
+{
+	char dir[] = "/tmp/oms-logfile.XXXXXX", path[128];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/shim.log", dir);
+	oms_log_level = OMS_LOG_WARN;
+	oms_log_open(path);
+	oms_info("below the level: not a line");
+	ck_assert_int_ne(access(path, F_OK), 0);
+	oms_warn("first line");
+	oms_warn("second line");
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	char b[256];
+	size_t n = fread(b, 1, sizeof b - 1, f);
+	fclose(f);
+	b[n] = '\0';
+	ck_assert_int_eq(count_lines(b), 2);
+	ck_assert_int_eq(count_substr(b, "warn: first line"), 1);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+/* Every setting in the table is documented in the README's table and known
+ * to the launcher's --dry-run list. */
+static char *slurp(const char *rel)
+{
+	static char buf[2][1 << 18];
+	static int which;
+	char path[512];
+	const char *src = __FILE__; /* tests/unit/test_config.c from the top */
+	const char *cut = strstr(src, "tests/unit/");
+	snprintf(path, sizeof path, "%.*s%s", cut ? (int)(cut - src) : 0, src, rel);
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "cannot read %s", path);
+	char *b = buf[which++ & 1];
+	size_t n = fread(b, 1, sizeof buf[0] - 1, f);
+	fclose(f);
+	b[n] = '\0';
+	return b;
+}
+
+START_TEST(table_documented)
+{
+	const char *names[64];
+	size_t n = oms_config_names(names, 64);
+	ck_assert_uint_ge(n, 20);
+	ck_assert_uint_le(n, 64);
+	const char *readme = slurp("README.md");
+	const char *launcher = slurp("tools/oomshield");
+	for (size_t i = 0; i < n; i++) {
+		char row[80];
+		snprintf(row, sizeof row, "| `%s` |", names[i]);
+		ck_assert_msg(strstr(readme, row), "README.md has no row for %s", names[i]);
+		int found = 0;
+		size_t len = strlen(names[i]);
+		for (const char *p = launcher; !found && (p = strstr(p, names[i])); p += len)
+			found = p[len] != '_' && (p[len] < 'A' || p[len] > 'Z');
+		ck_assert_msg(found, "tools/oomshield does not know %s", names[i]);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
@@ -618,6 +760,12 @@ int main(void)
 	tcase_add_test(ld, load_disable_overrides_defrag);
 	tcase_add_test(ld, load_only_matching_program);
 	tcase_add_test(ld, load_process_environment);
+	tcase_add_test(ld, load_thread_and_defrag_apart);
+	tcase_add_test(ld, load_bad_value_sanitized);
+	tcase_add_test(ld, clean_escapes_and_cuts);
+	tcase_add_test(ld, load_log_file_relative_refused);
+	tcase_add_test(ld, log_file_created_at_first_line);
+	tcase_add_test(ld, table_documented);
 	suite_add_tcase(s, ld);
 
 	SRunner *sr = srunner_create(s);

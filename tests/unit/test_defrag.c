@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "defrag.h"
+#include "ticker.h"
 #include "log.h"
 #include "os.h"
 #include "unit_util.h"
@@ -853,7 +854,7 @@ static int count_tasks(int *named)
 		char p[300], comm[32] = {0};
 		snprintf(p, sizeof p, "/proc/self/task/%s/comm", e->d_name);
 		FILE *f = fopen(p, "r");
-		if (f && fgets(comm, sizeof comm, f) && !strcmp(comm, OMS_DEFRAG_THREAD_NAME "\n")) {
+		if (f && fgets(comm, sizeof comm, f) && !strcmp(comm, OMS_TICKER_THREAD_NAME "\n")) {
 			(*named)++;
 			named_tid = (pid_t)atoi(e->d_name);
 			/* Every signal blocked in the thread. */
@@ -960,6 +961,20 @@ static int fork_with_thread_breaks_child_threads(void)
 	return !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+static void defrag_job(void)
+{
+	oms_defrag_tick();
+}
+
+/* What init.c does for DefragTick, with no other job. */
+static void start_defrag(void)
+{
+	oms_ticker_reset();
+	oms_defrag_init();
+	ck_assert_int_eq(oms_ticker_add("DefragTick", oms_cfg.defrag_interval_ms, NULL, defrag_job), 0);
+	oms_ticker_start();
+}
+
 static void real_root_setup(void)
 {
 	oms_os_reset();
@@ -983,8 +998,8 @@ START_TEST(thread_runs_and_acts)
 	int base = tasks_before();
 	sigset_t before, after;
 	pthread_sigmask(SIG_SETMASK, NULL, &before);
-	oms_defrag_start();
-	oms_defrag_start(); /* idempotent */
+	start_defrag();
+	oms_ticker_start(); /* idempotent */
 	pthread_sigmask(SIG_SETMASK, NULL, &after);
 	ck_assert_int_eq(sigismember(&after, SIGINT), sigismember(&before, SIGINT));
 	ck_assert_int_eq(sigismember(&after, SIGTERM), 0);
@@ -1009,7 +1024,8 @@ START_TEST(thread_off)
 	real_root_setup();
 	oms_cfg.defrag = 0;
 	int base = tasks_before();
-	oms_defrag_start();
+	oms_ticker_reset();
+	oms_ticker_start(); /* no job: no thread */
 	int named;
 	ck_assert_int_eq(count_tasks(&named), base);
 	ck_assert_int_eq(named, 0);
@@ -1025,16 +1041,18 @@ START_TEST(thread_restarts_in_fork_child)
 		return;
 	}
 	real_root_setup();
-	oms_defrag_start();
+	start_defrag();
 	pid_t pid;
+	oms_ticker_atfork_prepare();
 	oms_defrag_atfork_prepare();
 	pid = fork();
 	if (pid == 0) {
 		oms_defrag_atfork_child();
+		oms_ticker_atfork_child();
 		/* Single-threaded after the fork handler (it may exec or call
 		 * unshare next), and a poke within the interval starts nothing. */
 		int named = 0;
-		oms_defrag_poke();
+		oms_ticker_poke();
 		if (count_tasks(&named) != 1 || named)
 			_exit(2);
 		/* A child that goes on allocating gets its own thread, and it
@@ -1042,7 +1060,7 @@ START_TEST(thread_restarts_in_fork_child)
 		for (int i = 0; i < 1000 && !named; i++) {
 			struct timespec ts = {0, 10000000};
 			nanosleep(&ts, NULL);
-			oms_defrag_poke();
+			oms_ticker_poke();
 			count_tasks(&named);
 		}
 		/* Fresh statistics, and they move: the thread ticks. */
@@ -1057,6 +1075,7 @@ START_TEST(thread_restarts_in_fork_child)
 		_exit(named == 1 && s.ticks >= 3 ? 0 : 1);
 	}
 	oms_defrag_atfork_parent();
+	oms_ticker_atfork_parent();
 	int st;
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
