@@ -103,12 +103,17 @@ ifeq ($(ARCH),i386)
 # headline) natively.
 check: cross-run-i386
 else
-check: build-all tests
+check: build-all tests check-layers
 	@B=$(B) sh tests/run-unit.sh $(UNIT_BIN)
 	@B=$(B) LIB=$(abspath $(LIB)) sh tests/run-integration.sh
 	@$(if $(CHECK_TARGETS),$(MAKE) --no-print-directory $(CHECK_TARGETS))
 	@$(MAKE) --no-print-directory DEBUG=1 check-debug
 endif
+
+# The shim's objects form layers with no cycle and no upward call
+# (tools/dev/layers.py has the layers; read with nm from this build).
+check-layers: $(LIB)
+	@python3 tools/dev/layers.py $(B)/shim shim
 
 # The unit tests and the semantics suites again, with every invariant
 # checked (a broken one aborts with a line naming it).
@@ -134,5 +139,5 @@ uninstall: $(UNINSTALL_TARGETS)
 clean:
 	rm -rf build
 
-.PHONY: all build-all tests check check-debug demo install install-lib uninstall clean
+.PHONY: all build-all tests check check-debug check-layers demo install install-lib uninstall clean
 .SECONDARY:

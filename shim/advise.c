@@ -39,10 +39,9 @@
 #include "big.h"
 #include "block.h"
 #include "config.h"
-#include "huge.h"
+#include "huge.h" /* OMS_HUGE_PMD only: no call */
 #include "log.h"
 #include "os.h"
-#include "region.h"
 #include "stats.h"
 
 #include <sys/mman.h>
@@ -84,6 +83,28 @@ static struct {
 	                           group (oms_advise_spread) */
 } W;
 
+/* Set by the entry layer (init.c): read-around sits below the policies
+ * that own the redirected regions and the large folios, and reaches them
+ * only through these (no call up the layers). */
+static size_t no_ranges(struct oms_range *out, size_t cap, int advice)
+{
+	(void)out, (void)cap, (void)advice;
+	return 0;
+}
+static int no_watch(void)
+{
+	return 0;
+}
+static size_t (*region_ranges)(struct oms_range *, size_t, int) = no_ranges;
+static int (*huge_watch)(void) = no_watch;
+
+void oms_advise_hook(size_t (*ranges)(struct oms_range *out, size_t cap, int advice),
+		     int (*watch)(void))
+{
+	region_ranges = ranges ? ranges : no_ranges;
+	huge_watch = watch ? watch : no_watch;
+}
+
 static size_t collect(void)
 {
 	size_t n = 0;
@@ -91,7 +112,7 @@ static size_t collect(void)
 	for (struct oms_block *b = oms_live; b && n < MAX_RANGES; b = b->next)
 		ranges[n++] = (struct oms_range){b->addr, b->cap};
 	pthread_mutex_unlock(&oms_lock);
-	return n + oms_region_ranges(ranges + n, MAX_RANGES - n, -1);
+	return n + region_ranges(ranges + n, MAX_RANGES - n, -1);
 }
 
 /* The advice goes to each mapping while the table that owns it is locked:
@@ -110,7 +131,7 @@ static void apply(int mode)
 	for (struct oms_block *b = oms_live; b; b = b->next, n++)
 		oms_sys_madvise(b->addr, b->cap, mode);
 	pthread_mutex_unlock(&oms_lock);
-	n += oms_region_ranges(ranges, MAX_RANGES, mode);
+	n += region_ranges(ranges, MAX_RANGES, mode);
 	oms_debug("read-around %s for %zu mappings", mode == MADV_RANDOM ? "off" : "on", n);
 }
 
@@ -251,7 +272,7 @@ unsigned oms_advise_wanted_ms(void)
 	 * starting (huge.c): their owner ticks fast as long as it has some,
 	 * idle or not (a getrusage a tick when idle), so that the sample
 	 * before the paging exists. */
-	return active || oms_huge_watch() ? OMS_ADVISE_FAST_MS : 0;
+	return active || huge_watch() ? OMS_ADVISE_FAST_MS : 0;
 }
 
 void oms_advise_tick(void)
@@ -288,7 +309,7 @@ void oms_advise_tick(void)
 	 * stay RANDOM (it would read back what it has just written). */
 	int judged = s.read_bytes >= BUSY_BYTES * s.ms / 1000 / 4;
 	W.hit = W.adjacent = 0;
-	int huge = oms_huge_watch();
+	int huge = huge_watch();
 	if (was_huge && !huge)
 		W.have_prev = 0; /* what became resident under large folios says nothing */
 	was_huge = huge;

@@ -63,6 +63,15 @@ unsigned oms_advise_wanted_ms(void);
  * that the common case costs no syscall. */
 void oms_advise_new(void *addr, size_t len, int had);
 
+/* The other mappings to advise, and "large folios are on" (region.c's
+ * oms_region_ranges, huge.c's oms_huge_watch): given by init.c, since
+ * those modules sit above this one.  `ranges` copies up to cap ranges
+ * into out and, when advice >= 0, gives each that madvise under its
+ * table's lock. */
+struct oms_range;
+void oms_advise_hook(size_t (*ranges)(struct oms_range *out, size_t cap, int advice),
+		     int (*watch)(void));
+
 void oms_advise_reset(void);     /* tests, and the fork child */
 
 /* The controller thread is running: new mappings may start RANDOM. */

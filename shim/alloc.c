@@ -19,7 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-size_t oms_threshold; /* read on every call: 0 = not ready */
 
 static int init_state;
 static __thread int in_init;
@@ -52,6 +51,7 @@ void oms_init(void)
 		oms_page = (size_t)pg;
 	oms_log_capture_stderr(); /* before the first line (a bad setting) */
 	oms_config_load(&oms_cfg, NULL);
+	oms_os_root = oms_cfg.proc_root;
 	in_init = 0;
 	errno = e;
 	__atomic_store_n(&oms_threshold, oms_cfg.disable ? SIZE_MAX : oms_cfg.threshold,

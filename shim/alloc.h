@@ -11,7 +11,6 @@
 
 #include <stddef.h>
 
-extern size_t oms_threshold;
 
 void oms_init(void);
 

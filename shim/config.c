@@ -18,6 +18,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+size_t oms_threshold;
 struct oms_config oms_cfg;
 
 int oms_config_parse_uint(const char *s, uint64_t max, uint64_t *out)

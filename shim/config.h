@@ -49,6 +49,10 @@ struct oms_config {
 
 extern struct oms_config oms_cfg;
 
+/* The threshold in force, read on every malloc-family call: 0 until the
+ * shim is ready (alloc.c sets it once), SIZE_MAX when disabled. */
+extern size_t oms_threshold;
+
 /* Smallest threshold: backing blocks are placed on 64 KiB boundaries. */
 #define OMS_GRANULE ((size_t)65536)
 

@@ -111,6 +111,7 @@ __attribute__((constructor)) static void oms_ctor(void)
 		return;
 	}
 	pthread_atfork(prepare, parent, child);
+	oms_advise_hook(oms_region_ranges, oms_huge_watch);
 	if (!oms_cfg.disable && oms_cfg.dir_ok)
 		oms_os_fd_prepare(); /* before any thread of ours exists */
 	if (oms_cfg.thread && add_jobs()) {

@@ -197,7 +197,7 @@ static uint64_t real_now_ms(void)
 
 int oms_os_path(char *buf, size_t cap, const char *path)
 {
-	int n = snprintf(buf, cap, "%s%s", oms_cfg.proc_root, path);
+	int n = snprintf(buf, cap, "%s%s", oms_os_root, path);
 	return (n < 0 || (size_t)n >= cap) ? -1 : 0;
 }
 
@@ -215,7 +215,7 @@ static ssize_t real_read_file(const char *path, char *buf, size_t cap)
 		errno = EINVAL;
 		return -1;
 	}
-	if (oms_cfg.proc_root[0]) {
+	if (oms_os_root[0]) {
 		if (oms_os_path(full, sizeof full, path) < 0) {
 			errno = ENAMETOOLONG;
 			return -1;
@@ -265,6 +265,7 @@ static int real_write_file(const char *path, const char *text)
 	return w == (ssize_t)len ? 0 : -1;
 }
 
+const char *oms_os_root = "";
 size_t oms_page = 4096;
 
 static const struct oms_os oms_os_real = {

@@ -44,6 +44,10 @@ extern struct oms_os oms_os;
  * other thread exists; read-only afterwards. */
 extern size_t oms_page;
 
+/* OOMSHIELD_PROC_ROOT: the prefix of every /proc and /sys path (tests use
+ * fake trees); "" for the real ones.  Set once at start-up (alloc.c). */
+extern const char *oms_os_root;
+
 /* Restore the real implementations (tests call this between cases). */
 void oms_os_reset(void);
 

@@ -161,6 +161,7 @@ static void setup(void)
 	snprintf(run, sizeof run, "%s/run", root);
 	ck_assert_int_eq(mkdir(run, 0755), 0);
 	strcpy(oms_cfg.proc_root, root);
+	oms_os_root = oms_cfg.proc_root;
 	strcpy(oms_cfg.dir, dir);
 	snprintf(logpath, sizeof logpath, "%s/log", dir);
 	oms_log_level = OMS_LOG_DEBUG;
