@@ -3,10 +3,13 @@
  * LOCK ORDER for the whole shim (take in this order, release in reverse):
  *   1. ticker.c fork_mu  (the thread's /proc/self/stat read; a leaf)
  *   2. defrag.c fork_mu  (DefragTick's read buffer and lock file; a leaf)
- *   3. oms_map_lock      (region.c: redirected mmap pieces and arenas;
- *                         the mmap-family syscalls run under it)
+ *   3. oms_map_lock      (pieces.c: the table of redirected mmap pieces
+ *                         and the arenas (arena.c); the mmap-family
+ *                         syscalls run under it)
  *   4. oms_lock          (block.c: registry writes, descriptor slab, live
- *                         list, byte accounting, stats)
+ *                         list of large blocks, the freed-block cache)
+ *   The byte budget (budget.c) and the counters (stats.h) take no lock:
+ *   atomics, usable under any of these.
  *   The two fork_mu are held together only by the fork handlers; the
  *   mmap paths take oms_lock under oms_map_lock.  No job of the ticker
  *   holds two at once (advise.c takes oms_lock, then oms_map_lock, one

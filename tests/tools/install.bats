@@ -74,6 +74,7 @@ teardown() {
 	[ -f "$ROOT/build/i386-linux-gnu/liboomshield.so" ] ||
 		skip "no 32-bit build at build/i386-linux-gnu (make ARCH=i386)"
 	cc_out where32 where -m32 2>/dev/null || skip "cannot build -m32 (gcc-multilib not installed)"
+	"$BATS_FILE_TMPDIR/where32" >/dev/null 2>&1 || skip "this kernel cannot run 32-bit x86 programs (no IA32 emulation)"
 	cc_out where where
 	mk install PREFIX="$P"
 	# B: make check-tools exports the native build folder.

@@ -326,6 +326,7 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 	[ -f "$ROOT/build/lib/i386-linux-gnu/liboomshield.so" ] ||
 		skip "build/lib/ has no link to the 32-bit build (rebuild it: make ARCH=i386)"
 	cc_out where32 where -m32 2>/dev/null || skip "cannot build -m32 (gcc-multilib not installed)"
+	"$BATS_FILE_TMPDIR/where32" >/dev/null 2>&1 || skip "this kernel cannot run 32-bit x86 programs (no IA32 emulation)"
 	unset OOMSHIELD_LIB
 	run "$OOMSHIELD" -d "$D" -- "$BATS_FILE_TMPDIR/where32"
 	[ "$status" -eq 0 ]
@@ -349,6 +350,7 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 @test "no build for the program's target: one warning, the program runs plain" {
 	need_native
 	cc_out where32 where -m32 2>/dev/null || skip "cannot build -m32 (gcc-multilib not installed)"
+	"$BATS_FILE_TMPDIR/where32" >/dev/null 2>&1 || skip "this kernel cannot run 32-bit x86 programs (no IA32 emulation)"
 	# A tree with the native build only.
 	local t=$BATS_TEST_TMPDIR/tree
 	mkdir -p "$t/tools" "$t/build/$TRIPLET" "$t/build/lib"
