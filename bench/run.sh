@@ -265,7 +265,7 @@ if want 5; then
 			if mount -o loop "$img" "$T/mnt" 2>"$T/err"; then
 				MNT=$T/mnt
 				chmod 1777 "$MNT"
-				fork_row 5-$fs "$MNT" "$fs (reflink)"
+				fork_row 5-$fs "$MNT" "$fs (copy-on-write remap)"
 				umount "$MNT"; MNT=
 				rm -f "$img"; why=
 				break
@@ -277,7 +277,7 @@ if want 5; then
 		command -v mkfs.xfs >/dev/null || command -v mkfs.btrfs >/dev/null ||
 			why="neither mkfs.xfs nor mkfs.btrfs installed (apt-get install xfsprogs)"
 	fi
-	[ -n "$why" ] && skiprow 5-reflink "fork, reflink path (XFS/Btrfs)" "$why"
+	[ -n "$why" ] && skiprow 5-xfs "fork on XFS/Btrfs" "$why"
 fi
 
 # ---- rows 6a/6b: memory pressure ------------------------------------------
