@@ -220,6 +220,7 @@ void oms_config_load(struct oms_config *c, const char *(*get)(const char *))
 	get_bool(get, "OOMSHIELD_DISABLE", &c->disable);
 	get_bool(get, "OOMSHIELD_STATS", &c->stats);
 	get_bool(get, "OOMSHIELD_MMAP", &c->mmap);
+	get_bool(get, "OOMSHIELD_HEAP", &c->heap);
 	if ((v = get("OOMSHIELD_ONLY")) && *v) {
 		const char *exe = (const char *)getauxval(AT_EXECFN);
 		if (!oms_config_exe_matches(v, exe) &&

@@ -29,6 +29,7 @@ struct oms_config {
 	int mmap;                 /* OOMSHIELD_MMAP: redirect anonymous mmap */
 	size_t cache;             /* OOMSHIELD_CACHE: bytes of freed blocks kept */
 	int huge;                 /* OOMSHIELD_HUGEPAGE: 0, 1, -1 unset (huge.c) */
+	int heap;                 /* OOMSHIELD_HEAP: the allocator's heap too (heap.c) */
 	/* DefragTick */
 	int defrag;               /* OOMSHIELD_DEFRAG */
 	int defrag_dry_run;       /* OOMSHIELD_DEFRAG_DRY_RUN */

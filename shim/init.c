@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "big.h"
 #include "config.h"
+#include "heap.h"
 #include "huge.h"
 #include "log.h"
 #include "next.h"
@@ -76,6 +77,7 @@ __attribute__((constructor)) static void oms_ctor(void)
 		return;
 	}
 	pthread_atfork(prepare, parent, child);
+	oms_heap_start();
 	if (!oms_cfg.disable && oms_cfg.dir_ok)
 		oms_os_fd_prepare(); /* before any thread of ours exists */
 	if (oms_cfg.defrag && oms_defrag_start) {

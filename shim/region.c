@@ -22,6 +22,7 @@
 #include "block.h"
 #include "config.h"
 #include "defrag.h"
+#include "heap.h"
 #include "log.h"
 #include "os.h"
 #include "stats.h"
@@ -52,7 +53,10 @@
 /* P_ANON: plain anonymous memory that replaced a frozen piece's part on
  * MADV_DONTNEED (always with P_FROZEN; ar NULL).  Kept in the table so that
  * the region stays whole in it: mremap can then move all of it. */
-enum { P_FROZEN = 1, P_DONTFORK = 2, P_WIPE = 4, P_DONTDUMP = 8, P_ANON = 16 };
+/* P_NORES: mapped MAP_NORESERVE (heap mode: an allocator's extent).  Its
+ * purged pages keep their disk (zero_fd): the allocator writes them again
+ * without a call we could see. */
+enum { P_FROZEN = 1, P_DONTFORK = 2, P_WIPE = 4, P_DONTDUMP = 8, P_ANON = 16, P_NORES = 32 };
 
 struct ext { uint64_t off, len; };
 
@@ -254,6 +258,27 @@ static int punch_fd(struct arena *a, uint64_t off, uint64_t len)
 				(off_t)len);
 }
 
+/* Make [off, off+len) of p's file read zero.  A P_NORES piece keeps the
+ * disk reserved (FALLOC_FL_ZERO_RANGE, or a punch and a new reservation):
+ * the next write needs no block, so a full disk can never SIGBUS it.  -1:
+ * the range could not be kept reserved (the caller makes it anonymous). */
+static int zero_fd(struct piece *p, uint64_t off, uint64_t len)
+{
+	if (!(p->flags & P_NORES))
+		return punch_fd(p->ar, off, len);
+	if (!arena_fd_ok(p->ar))
+		return -1;
+	int e = errno;
+	if (oms_os.fallocate(p->ar->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+			     (off_t)len) == 0)
+		return 0;
+	if (punch_fd(p->ar, off, len) < 0 || oms_store_reserve(p->ar->fd, off, len) < 0) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- the piece table ---- */
 
 /* Index of the first piece whose end is above addr. */
@@ -372,7 +397,7 @@ static void zero_piece(size_t i)
 {
 	struct piece *p = &pieces[i];
 	size_t len = p->end - p->start;
-	if (!(p->flags & P_FROZEN)) {
+	if (!(p->flags & (P_FROZEN | P_NORES))) {
 		if (punch_fd(p->ar, p->off, len) == 0 ||
 		    oms_sys_madvise((void *)p->start, len, MADV_REMOVE) == 0)
 			return;
@@ -381,8 +406,10 @@ static void zero_piece(size_t i)
 			 -1, 0) == MAP_FAILED)
 		return;
 	keep_fork_advice(p, (void *)p->start, len);
-	if (!(p->flags & P_FROZEN))
+	if (!(p->flags & P_FROZEN)) {
 		oms_big_unaccount(len); /* the old extent stays allocated: file gone soon */
+		punch_fd(p->ar, p->off, len); /* P_NORES: its disk, too */
+	}
 	arena_unref(p->ar);
 	p->ar = NULL;
 	p->off = 0;
@@ -393,15 +420,21 @@ static void zero_piece(size_t i)
 
 int oms_region_wanted(size_t len, int prot, int flags)
 {
+	/* MAP_NORESERVE: a reservation, except in heap mode (heap.h). */
 	return (flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) == MAP_PRIVATE &&
-	       !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | MAP_HUGETLB |
-			  MAP_STACK | MAP_GROWSDOWN)) &&
+	       !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_HUGETLB | MAP_STACK |
+			  MAP_GROWSDOWN)) &&
+	       (!(flags & MAP_NORESERVE) || oms_cfg.heap) &&
 	       (prot & PROT_WRITE) && len >= oms_threshold && oms_cfg.mmap && oms_cfg.dir_ok &&
 	       !oms_cfg.disable;
 }
 
 void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
+	/* An allocator preloaded after us (heap mode) maps its first extents
+	 * from its constructor, which runs before ours. */
+	if (!__atomic_load_n(&oms_threshold, __ATOMIC_ACQUIRE) && (flags & MAP_ANONYMOUS))
+		oms_init();
 	/* An unaligned offset is refused by the kernel even for anonymous
 	 * memory: let it say so. */
 	if (!oms_region_wanted(len, prot, flags) || (off & (off_t)(oms_page - 1))) {
@@ -432,6 +465,13 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 		cause = oms_cause_of(err);
 		goto fallback;
 	}
+	if ((flags & MAP_NORESERVE) && !oms_heap_noreserve_ok(rl, oms_os.disk_free(a->fd))) {
+		/* Too sparse to reserve: a reservation, not a fallback. */
+		pthread_mutex_unlock(&oms_map_lock);
+		oms_big_unaccount(rl);
+		errno = e;
+		return oms_sys_mmap(addr, len, prot, flags, fd, off);
+	}
 	uint64_t o = arena_alloc(a, rl);
 	if (oms_store_reserve(a->fd, o, rl) < 0) {
 		err = errno;
@@ -448,7 +488,8 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 		arena_free(a, o, rl);
 		goto fallback;
 	}
-	struct piece pc = {(uintptr_t)p, (uintptr_t)p + rl, o, a, prot, 0, NULL};
+	struct piece pc = {(uintptr_t)p, (uintptr_t)p + rl, o, a, prot,
+			   (flags & MAP_NORESERVE) ? P_NORES : 0, NULL};
 	if (insert_piece(pc) < 0) {
 		oms_sys_munmap(p, rl);
 		punch_fd(a, o, rl);
@@ -566,7 +607,7 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 				}
 				errno = e;
 			}
-			if (!(p->flags & P_FROZEN) && punch_fd(p->ar, p->off + (x - p->start), y - x) == 0) {
+			if (!(p->flags & P_FROZEN) && zero_fd(p, p->off + (x - p->start), y - x) == 0) {
 				i++;
 				continue;
 			}
