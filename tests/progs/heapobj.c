@@ -10,7 +10,11 @@
  *                 that the main thread frees (arenas, tcaches come and go)
  *   refill MB FILE  MB of objects, freed and purged; FILE then fills the
  *                 disk; MB again must be writable (no SIGBUS)
+ *   sparse GB     a writable MAP_NORESERVE mapping of GB GiB, a few pages
+ *                 touched: prints whether it is file-backed (a sparse
+ *                 reservation that large must not be)
  */
+#include <sys/mman.h>
 #pragma GCC diagnostic ignored "-Wunused-function" /* oms_test.h helpers */
 #include "oms_test.h"
 
@@ -104,6 +108,17 @@ int main(int argc, char **argv)
 {
 	if (argc < 3)
 		return 2;
+	if (!strcmp(argv[1], "sparse")) {
+		size_t len = (size_t)strtoul(argv[2], NULL, 0) << 30;
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return 4;
+		for (size_t i = 0; i < len; i += len / 8)
+			p[i] = 1;
+		printf("sparse %s file-backed %d\n", argv[2], file_backed(p));
+		return 0;
+	}
 	if (expect_heap())
 		return 3;
 	unsigned long long sum = 0;
