@@ -10,7 +10,7 @@ $(B)/bench/%: bench/%.c bench/bench.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -lm
 
-bench-progs: $(LIB) $(BENCH_BIN)
+bench-progs: $(LIB) $(BENCH_BIN) $(B)/tests/progs/nodemap
 
 bench: bench-progs
 	@B=$(B) LIB=$(abspath $(LIB)) BENCH_QUICK=$(BENCH_QUICK) bash bench/run.sh

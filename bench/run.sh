@@ -469,6 +469,71 @@ if want 8; then
 	result 8 "idle process RSS" "plain process" "+KiB" "$v" le 512 "plain $a KiB, protected $b KiB"
 fi
 
+# ---- rows 16: whole-heap mode (OOMSHIELD_HEAP=1 + jemalloc) --------------------
+JE=
+for d in /usr/lib/*-linux-gnu /lib/*-linux-gnu; do
+	[ -e "$d/libjemalloc.so.2" ] && JE=$d/libjemalloc.so.2 && break
+done
+NM=$B/tests/progs/nodemap
+HEAP=(env OOMSHIELD_HEAP=1 LD_PRELOAD="$LIB $JE" OOMSHIELD_DIR="$DIR")
+heap_why=
+[ -n "$JE" ] || heap_why="libjemalloc2 is not installed"
+[ -x "$NM" ] || heap_why="$NM not built (make tests)"
+if want 16a; then
+	NMN=$(q 200000 1000000)
+	echo "== 16a small objects without pressure: unordered_map of $NMN nodes (inserts, walk, erases, lookups)"
+	if [ -n "$heap_why" ]; then skiprow 16a "small objects, no pressure" "$heap_why"
+	else
+		vg=; vj=; raw=
+		for r in $(seq "$(q 2 5)"); do
+			t0=$(ms); run_prog o1 "$NM" umap "$NMN"; g=$(( $(ms) - t0 ))
+			t0=$(ms); run_prog o2 env LD_PRELOAD="$JE" "$NM" umap "$NMN"; j=$(( $(ms) - t0 ))
+			t0=$(ms); run_prog o3 "${HEAP[@]}" "$NM" umap "$NMN"; h=$(( $(ms) - t0 ))
+			[ "$o1" = "$o3" ] && [ "$o2" = "$o3" ] || bad "16a: heap-mode output differs"
+			vg+=" $(ratio "$h" "$g")"; vj+=" $(ratio "$h" "$j")"; raw+=" $g/$j/$h"
+		done
+		result 16a "small objects (umap $NMN), no pressure" "plain glibc" "x time" "$vg" le 1.25 \
+			"ms glibc/jemalloc/heap:$raw"
+		result 16a-je "small objects (umap $NMN), no pressure" "plain jemalloc" "x time" "$vj" - -
+	fi
+fi
+if want 16b; then
+	NMN=$(q 300000 1000000)
+	OLDLIM=$LIM; LIM=$(q 8 24)   # about a third of the plain peak (RSS 23 / 75 MiB)
+	echo "== 16b small objects under a $LIM MiB limit: map of $NMN nodes, --heap against a swap file"
+	if [ -n "$heap_why" ]; then skiprow 16b "small objects under pressure" "$heap_why"
+	elif [ -n "$pressure_why" ]; then skiprow 16b "small objects under pressure" "$pressure_why"
+	else
+		in_cg plain "" "$NM" map "$NMN"; plain=$(pr_status)
+		v=; shim_ms=; swap_ms=
+		for r in $(seq "$PR_ROUNDS"); do
+			in_cg shim "" "${HEAP[@]}" "$NM" map "$NMN"; st=$(pr_status); sms=$MS; sout=$OUTP
+			[ "$st" = ok ] || { bad "16b heap run: $st"; sms=$((TMO * 1000)); }
+			swap_on || { bad "swapon failed"; break; }
+			in_cg swap "" "$NM" map "$NMN"; wst=$(pr_status); wms=$MS
+			swap_off
+			[ "$wst" = ok ] || { note "swap run $r: $wst"; wms=$((TMO * 1000)); }
+			[ "$st" != ok ] || [ "$wst" != ok ] || [ "$sout" = "$OUTP" ] || bad "16b: heap-mode output differs"
+			v+=" $(ratio "$sms" "$wms")"; shim_ms+=" $sms"; swap_ms+=" $wms"
+		done
+		result 16b "small objects (map $NMN) under ${LIM}M" "plain + 2G swap file" "x time" "$v" le 1.0 \
+			"heap ms:$shim_ms; swap ms:$swap_ms; plain without swap: $plain"
+	fi
+	LIM=$OLDLIM
+fi
+if want 16c; then
+	echo "== 16c idle process with --heap: VmRSS"
+	if [ -z "$JE" ]; then skiprow 16c "idle RSS, heap mode" "libjemalloc2 is not installed"
+	else
+		v=
+		for r in $(seq "$(q 2 5)"); do
+			a=$(rss_of "$BIN/idle"); b=$(rss_of "${HEAP[@]}" "$BIN/idle")
+			v+=" $((b - a))"
+		done
+		result 16c "idle process RSS, heap mode" "plain process" "+KiB" "$v" - - "plain $a KiB, heap mode $b KiB"
+	fi
+fi
+
 # ---- row 7: collect ------------------------------------------------------------
 if want 7; then
 	echo "== 7 DefragTick thread's own CPU (${R7_SECS} s, a tick every ${R7_IV} ms, real /proc, dry run)"

@@ -1,9 +1,10 @@
 /* alloc.c - see alloc.h.
  *
- * Initialisation: state 0 -> 1 (one thread loads the config) -> 2.  While
- * it runs, that thread's own nested calls (a log line, getenv in a strange
- * libc) are served by the next allocator directly (`in_init`); other
- * threads wait.  The bootstrap arena covers calls made while dlsym runs.
+ * Each slow path first makes sure the shim has started (start.c).  While
+ * the start runs, that thread's own nested calls (a log line, getenv in a
+ * strange libc) are served by the next allocator directly
+ * (oms_starting); other threads wait.  The bootstrap arena covers calls
+ * made while dlsym runs.
  * Nothing here holds a lock while calling the next allocator.
  */
 #include "alloc.h"
@@ -13,63 +14,24 @@
 #include "log.h"
 #include "next.h"
 #include "os.h"
+#include "start.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
-
-static int init_state;
-static __thread int in_init;
-
-void oms_init(void)
-{
-	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == 2 || in_init)
-		return;
-	if (!oms_next_resolve())
-		return; /* inside dlsym: the bootstrap arena serves */
-	int expect = 0;
-	if (!__atomic_compare_exchange_n(&init_state, &expect, 1, 0, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE)) {
-		while (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != 2)
-			sched_yield();
-		return;
-	}
-	if (oms_next_sanitizer()) {
-		/* Stand aside, before any libc call the runtime intercepts;
-		 * the constructor says so once the runtime is up. */
-		oms_cfg.disable = 1;
-		__atomic_store_n(&oms_threshold, SIZE_MAX, __ATOMIC_RELEASE);
-		__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
-		return;
-	}
-	int e = errno;
-	in_init = 1;
-	long pg = sysconf(_SC_PAGESIZE);
-	if (pg > 0)
-		oms_page = (size_t)pg;
-	oms_log_capture_stderr(); /* before the first line (a bad setting) */
-	oms_config_load(&oms_cfg, NULL);
-	oms_os_root = oms_cfg.proc_root;
-	in_init = 0;
-	errno = e;
-	__atomic_store_n(&oms_threshold, oms_cfg.disable ? SIZE_MAX : oms_cfg.threshold,
-			 __ATOMIC_RELEASE);
-	__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
-}
-
 /* 1 when the caller must use the bootstrap arena or bypass the policy. */
 static int not_ready(void)
 {
-	oms_init();
-	return __atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != 2;
+	oms_start();
+	return !oms_start_done();
 }
 
 void *oms_malloc_slow(size_t n)
 {
 	if (not_ready())
-		return in_init ? oms_next.malloc(n) : oms_boot_alloc(n, 16);
+		return oms_starting() ? oms_next.malloc(n) : oms_boot_alloc(n, 16);
 	if (n < oms_threshold)
 		return oms_next.malloc(n);
 	int e = errno;
@@ -90,7 +52,7 @@ void *oms_calloc_slow(size_t n, size_t size)
 		return NULL;
 	}
 	if (not_ready())
-		return in_init ? oms_next.calloc(n, size) : oms_boot_alloc(total, 16);
+		return oms_starting() ? oms_next.calloc(n, size) : oms_boot_alloc(total, 16);
 	if (total < oms_threshold)
 		return oms_next.calloc(n, size);
 	int e = errno;
@@ -117,7 +79,7 @@ void oms_free_slow(void *p)
 {
 	if (!p || free_if_ours(p))
 		return;
-	oms_init();
+	oms_start();
 	oms_next.free(p);
 }
 
@@ -130,7 +92,7 @@ size_t oms_usable_slow(void *p)
 	struct oms_block *b = oms_granule_aligned(p) ? oms_block_find(p) : NULL;
 	if (b)
 		return b->cap;
-	oms_init();
+	oms_start();
 	return oms_next.usable ? oms_next.usable(p) : 0;
 }
 
@@ -167,7 +129,7 @@ static void *resize_ours(struct oms_block *b, size_t n)
 /* errno as glibc leaves it: untouched on success, ENOMEM on failure. */
 static void *realloc_ours(struct oms_block *b, size_t n)
 {
-	oms_init();
+	oms_start();
 	int e = errno;
 	void *q = resize_ours(b, n);
 	errno = (q || n == 0) ? e : ENOMEM;
@@ -183,7 +145,7 @@ void *oms_realloc_slow(void *p, size_t n)
 	struct oms_block *b = oms_granule_aligned(p) ? oms_block_find(p) : NULL;
 	if (b)
 		return realloc_ours(b, n);
-	oms_init();
+	oms_start();
 	int e = errno;
 	if (n >= oms_threshold && oms_next.usable) {
 		size_t old = oms_next.usable(p);
@@ -207,7 +169,7 @@ void *oms_memalign_slow(size_t align, size_t n, int kind)
 	if (kind == OMS_AL_VALLOC || kind == OMS_AL_PVALLOC)
 		align = oms_page;
 	if (not_ready()) {
-		if (in_init)
+		if (oms_starting())
 			return oms_next.memalign(align, n);
 		return oms_boot_alloc(n, align);
 	}
@@ -242,7 +204,7 @@ void *oms_memalign_slow(size_t align, size_t n, int kind)
 int oms_posix_memalign_slow(void **out, size_t align, size_t n)
 {
 	if (not_ready()) {
-		if (in_init)
+		if (oms_starting())
 			return oms_next.posix_memalign(out, align, n);
 		if (!pow2(align) || align % sizeof(void *))
 			return EINVAL;
@@ -271,7 +233,7 @@ int oms_posix_memalign_slow(void **out, size_t align, size_t n)
 static int libc_ready(void)
 {
 	if (!oms_next.libc_free)
-		oms_init();
+		oms_start();
 	return oms_next.libc_free != NULL;
 }
 

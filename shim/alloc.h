@@ -12,7 +12,6 @@
 #include <stddef.h>
 
 
-void oms_init(void);
 
 void *oms_malloc_slow(size_t n);
 void *oms_calloc_slow(size_t n, size_t size);

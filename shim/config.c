@@ -159,6 +159,7 @@ static const struct setting settings[] = {
 	{"OOMSHIELD_DISABLE", K_BOOL, AT(disable), NUM(0), 0, 1, NULL, NULL, 0},
 	{"OOMSHIELD_STATS", K_BOOL, AT(stats), NUM(0), 0, 1, NULL, NULL, 0},
 	{"OOMSHIELD_MMAP", K_BOOL, AT(mmap), NUM(1), 0, 1, NULL, NULL, 0},
+	{"OOMSHIELD_HEAP", K_BOOL, AT(heap), NUM(0), 0, 1, NULL, NULL, 0},
 	{"OOMSHIELD_ONLY", K_ONLY, 0, 0, NUM(0), 0, 0, NULL, NULL, 1},
 	{"OOMSHIELD_DIR", K_ABSPATH, AT(dir), STR("/var/tmp"), 0, 0,
 	 "not an absolute path", NULL, 0},

@@ -35,6 +35,7 @@ struct oms_config {
 	size_t cache;             /* OOMSHIELD_CACHE: bytes of freed blocks kept */
 	int huge;                 /* OOMSHIELD_HUGEPAGE: 0, 1, -1 unset (huge.c) */
 	int thread;               /* OOMSHIELD_THREAD: 0 = no background thread */
+	int heap;                 /* OOMSHIELD_HEAP: the allocator's heap too (heap.c) */
 	/* DefragTick */
 	int defrag;               /* OOMSHIELD_DEFRAG: 0 = no DefragTick job */
 	int defrag_dry_run;       /* OOMSHIELD_DEFRAG_DRY_RUN */

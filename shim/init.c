@@ -31,11 +31,13 @@
 #include "big.h"
 #include "config.h"
 #include "defrag.h"
+#include "heap.h"
 #include "huge.h"
 #include "log.h"
 #include "next.h"
 #include "os.h"
 #include "region.h"
+#include "start.h"
 #include "stats.h"
 #include "ticker.h"
 
@@ -92,10 +94,10 @@ static int add_jobs(void)
 
 __attribute__((constructor)) static void oms_ctor(void)
 {
-	oms_init();
+	oms_start();
 	const char *san = oms_next_sanitizer();
 	if (san) {
-		/* oms_init stood aside; the runtime is up now, so the settings
+		/* oms_start stood aside; the runtime is up now, so the settings
 		 * (where to log) can be read for this one line - unless they
 		 * turn the shim off anyway. */
 		oms_next_aside();
@@ -112,6 +114,7 @@ __attribute__((constructor)) static void oms_ctor(void)
 	}
 	pthread_atfork(prepare, parent, child);
 	oms_advise_hook(oms_region_ranges, oms_huge_watch);
+	oms_heap_start();
 	if (!oms_cfg.disable && oms_cfg.dir_ok)
 		oms_os_fd_prepare(); /* before any thread of ours exists */
 	if (oms_cfg.thread && add_jobs()) {

@@ -136,8 +136,13 @@ void oms_pieces_zero(size_t i)
 			 -1, 0) == MAP_FAILED)
 		return;
 	oms_pieces_keep_advice(p, (void *)p->start, len);
-	if (!(p->flags & OMS_P_FROZEN))
-		oms_budget_give(len); /* the old extent stays allocated: file gone soon */
+	if (!(p->flags & OMS_P_FROZEN)) {
+		/* No longer mapped by anyone: its disk goes back (an arena
+		 * lives as long as the process in heap mode). */
+		if (oms_arena_punch(p->ar, p->off, len) == 0)
+			oms_arena_free(p->ar, p->off, len);
+		oms_budget_give(len);
+	}
 	oms_arena_unref(p->ar);
 	p->ar = NULL;
 	p->off = 0;

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "os.h"
 #include "pieces.h"
+#include "start.h"
 #include "stats.h"
 #include "store.h"
 
@@ -18,6 +19,7 @@
 #include <sys/mman.h>
 #include "advise.h"
 #include "alloc.h"
+#include "heap.h"
 #include "ticker.h"
 
 #ifndef MREMAP_DONTUNMAP
@@ -36,15 +38,21 @@
 
 int oms_region_wanted(size_t len, int prot, int flags)
 {
+	/* MAP_NORESERVE: a reservation, except in heap mode (heap.h). */
 	return (flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) == MAP_PRIVATE &&
-	       !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | MAP_HUGETLB |
-			  MAP_STACK | MAP_GROWSDOWN)) &&
+	       !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_HUGETLB | MAP_STACK |
+			  MAP_GROWSDOWN)) &&
+	       (!(flags & MAP_NORESERVE) || oms_cfg.heap) &&
 	       (prot & PROT_WRITE) && len >= oms_threshold && oms_cfg.mmap && oms_cfg.dir_ok &&
 	       !oms_cfg.disable;
 }
 
 void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
+	/* An allocator preloaded after us (heap mode) maps its first extents
+	 * from its constructor, which runs before ours. */
+	if (!__atomic_load_n(&oms_threshold, __ATOMIC_ACQUIRE) && (flags & MAP_ANONYMOUS))
+		oms_start();
 	/* An unaligned offset, or a length that rounds past the top of the
 	 * address space, is refused by the kernel even for anonymous memory:
 	 * let it say so (no fallback to count or log). */
@@ -76,6 +84,13 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 		err = errno;
 		cause = oms_cause_of(err);
 		goto fallback;
+	}
+	if ((flags & MAP_NORESERVE) && !oms_heap_noreserve_ok(rl, oms_os.disk_free(a->fd))) {
+		/* Too sparse to reserve: a reservation, not a fallback. */
+		pthread_mutex_unlock(&oms_map_lock);
+		oms_budget_give(rl);
+		errno = e;
+		return oms_sys_mmap(addr, len, prot, flags, fd, off);
 	}
 	uint64_t o = oms_arena_alloc(a, rl);
 	if (oms_store_reserve(a->fd, o, rl) < 0) {
