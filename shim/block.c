@@ -9,6 +9,7 @@
  * Untouched leaf pages cost no RAM.
  */
 #include "block.h"
+#include "debug.h"
 #include "os.h"
 
 #include <string.h>
@@ -50,6 +51,7 @@ struct oms_block *oms_block_find(const void *p)
 int oms_block_register(struct oms_block *b)
 {
 	size_t g = granule_of(b->addr);
+	OMS_ASSERT(oms_granule_aligned(b->addr) && !b->prev && !b->next);
 	size_t hi = g >> LEAF_BITS;
 	if (hi >= ((size_t)1 << TOP_BITS))
 		return -1;
@@ -62,6 +64,9 @@ int oms_block_register(struct oms_block *b)
 		leaf = m;
 		__atomic_store_n(&top[hi], leaf, __ATOMIC_RELEASE);
 	}
+	/* One block per granule: blocks never overlap, and a new block's
+	 * granule is free until its predecessor is unregistered. */
+	OMS_ASSERT((*leaf)[g & (LEAF_SIZE - 1)] == NULL);
 	__atomic_store_n(&(*leaf)[g & (LEAF_SIZE - 1)], b, __ATOMIC_RELEASE);
 	b->prev = NULL;
 	b->next = oms_live;
@@ -75,6 +80,8 @@ void oms_block_unregister(struct oms_block *b)
 {
 	size_t g = granule_of(b->addr);
 	leaf_t *leaf = top[g >> LEAF_BITS];
+	OMS_ASSERT(leaf && (*leaf)[g & (LEAF_SIZE - 1)] == b);
+	OMS_ASSERT(b->prev ? b->prev->next == b : oms_live == b);
 	__atomic_store_n(&(*leaf)[g & (LEAF_SIZE - 1)], NULL, __ATOMIC_RELEASE);
 	if (b->prev)
 		b->prev->next = b->next;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "big.h"
+#include "budget.h"
 #include "block.h"
 #include "config.h"
 #include "log.h"
@@ -219,6 +220,33 @@ static int mremap_shrink_clobbers_next(void)
 		      "mremap probe: status %#x", st);
 	return WIFSIGNALED(st);
 }
+
+/* ---- the debug build's invariant checks fire (make DEBUG=1) ---- */
+
+#ifdef OMS_DEBUG
+START_TEST(debug_budget_underflow_aborts)
+{
+	int null = open("/dev/null", O_WRONLY); /* the one line it writes */
+	if (null >= 0)
+		dup2(null, 2);
+	oms_budget_give(4096); /* nothing was taken */
+}
+END_TEST
+
+START_TEST(debug_double_unregister_aborts)
+{
+	int null = open("/dev/null", O_WRONLY);
+	if (null >= 0)
+		dup2(null, 2);
+	pthread_mutex_lock(&oms_lock);
+	struct oms_block *b = oms_block_new();
+	b->addr = (void *)((uintptr_t)0x100000000000ull);
+	oms_block_register(b);
+	oms_block_unregister(b);
+	oms_block_unregister(b);
+}
+END_TEST
+#endif
 
 /* ---- registry (block.c) ---- */
 
@@ -1325,6 +1353,10 @@ int main(void)
 	Suite *s = suite_create("core");
 
 	TCase *reg = tcase_create("registry");
+#ifdef OMS_DEBUG
+	tcase_add_test_raise_signal(reg, debug_budget_underflow_aborts, SIGABRT);
+	tcase_add_test_raise_signal(reg, debug_double_unregister_aborts, SIGABRT);
+#endif
 	tcase_add_test(reg, registry_find_exact);
 	tcase_add_test(reg, registry_unregistered);
 	tcase_add_test(reg, registry_neighbours);
