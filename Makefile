@@ -42,7 +42,7 @@ SHIM_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -fno-builtin-malloc -fno-buil
 
 # The exported wrappers and the constructor; everything else in shim/ is
 # policy code that the unit tests link directly.
-SHIM_EXPORT_SRC := shim/malloc.c shim/mmap.c shim/init.c
+SHIM_EXPORT_SRC := shim/malloc.c shim/mmap.c shim/init.c shim/wait.c
 SHIM_SRC  := $(sort $(wildcard shim/*.c))
 SHIM_CORE_SRC := $(filter-out $(SHIM_EXPORT_SRC),$(SHIM_SRC))
 SHIM_OBJ  := $(SHIM_SRC:shim/%.c=$(B)/shim/%.o)

@@ -6,11 +6,15 @@
  * (oms_starting); other threads wait.  The bootstrap arena covers calls
  * made while dlsym runs.
  * Nothing here holds a lock while calling the next allocator.
+ * Each large path first runs a fork switch-back that is due
+ * (forkback.h: one relaxed load when none is), before it touches a block:
+ * a realloc of a block that goes back then resizes in place.
  */
 #include "alloc.h"
 #include "big.h"
 #include "block.h"
 #include "config.h"
+#include "forkback.h"
 #include "log.h"
 #include "next.h"
 #include "os.h"
@@ -34,6 +38,7 @@ void *oms_malloc_slow(size_t n)
 		return oms_starting() ? oms_next.malloc(n) : oms_boot_alloc(n, 16);
 	if (n < oms_threshold)
 		return oms_next.malloc(n);
+	oms_forkback_check();
 	int e = errno;
 	void *p = oms_big_alloc(n, OMS_GRANULE, 0);
 	if (p) {
@@ -55,6 +60,7 @@ void *oms_calloc_slow(size_t n, size_t size)
 		return oms_starting() ? oms_next.calloc(n, size) : oms_boot_alloc(total, 16);
 	if (total < oms_threshold)
 		return oms_next.calloc(n, size);
+	oms_forkback_check();
 	int e = errno;
 	void *p = oms_big_alloc(total, OMS_GRANULE, 1);
 	errno = e;
@@ -69,6 +75,7 @@ static int free_if_ours(void *p)
 	struct oms_block *b = oms_granule_aligned(p) ? oms_block_find(p) : NULL;
 	if (!b)
 		return 0;
+	oms_forkback_check();
 	int e = errno;
 	oms_big_free(b);
 	errno = e;
@@ -130,6 +137,7 @@ static void *resize_ours(struct oms_block *b, size_t n)
 static void *realloc_ours(struct oms_block *b, size_t n)
 {
 	oms_start();
+	oms_forkback_check();
 	int e = errno;
 	void *q = resize_ours(b, n);
 	errno = (q || n == 0) ? e : ENOMEM;
@@ -179,6 +187,7 @@ void *oms_memalign_slow(size_t align, size_t n, int kind)
 	/* Odd alignments get whatever glibc does with them (it rounds or
 	 * fails, depending on the entry point and version). */
 	if (want >= oms_threshold && pow2(align) && want >= n) {
+		oms_forkback_check();
 		int e = errno;
 		void *p = oms_big_alloc(want, align, 0);
 		errno = e;

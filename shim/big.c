@@ -371,7 +371,9 @@ int oms_big_zero_range(const void *addr, size_t len, int kadvice)
 		if (!(b->flags & OMS_BLK_FROZEN) && oms_store_fd_ok(b) &&
 		    remap_over(b, MAP_PRIVATE, b->fd) == 0)
 			b->flags |= OMS_BLK_FROZEN;
-		oms_os.mmap((void *)s, e - s, b->prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		if (oms_os.mmap((void *)s, e - s, b->prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+				0) != MAP_FAILED)
+			b->flags |= OMS_BLK_HOLES;
 	}
 	pthread_mutex_unlock(&oms_lock);
 	errno = e0;
@@ -628,7 +630,7 @@ void oms_big_fork_prepare(void)
 		if ((b->flags & OMS_BLK_FROZEN) || !b->dev)
 			continue; /* already copy-on-write, or anonymous (dev 0) */
 		if (oms_store_fd_ok(b) && remap_over(b, MAP_PRIVATE, b->fd) == 0) {
-			b->flags |= OMS_BLK_FROZEN;
+			b->flags |= OMS_BLK_FROZEN | OMS_BLK_FORKED;
 			__atomic_fetch_add(&oms_stats.forks_cow, 1, __ATOMIC_RELAXED);
 			continue;
 		}
@@ -653,6 +655,9 @@ void oms_big_fork_child(void)
 	struct oms_cache_out out = {.n = 0};
 	oms_cache_flush(&out);
 	for (struct oms_block *b = oms_live; b; b = b->next) {
+		/* Frozen blocks stay frozen here for good: their file is the
+		 * parent's too, for as long as the parent lives. */
+		b->flags &= ~OMS_BLK_FORKED;
 		if (b->snap) {
 			struct prots p = {.n = 0};
 			if (b->flags & OMS_BLK_NOCACHE)
@@ -679,4 +684,61 @@ void oms_big_fork_child(void)
 	}
 	pthread_mutex_unlock(&oms_lock);
 	oms_cache_release(&out);
+}
+
+/* One frozen block shared again, every write kept; 0 or -1 (unchanged). */
+static int unfreeze(struct oms_block *b)
+{
+	if (!oms_store_fd_ok(b))
+		return -1;
+	/* Ranges the program made unreadable are opened for the copy; the
+	 * remap resets every range to b->prot, and apply_prots gives the
+	 * program's back.  No other program thread runs (forkback.c), so
+	 * no one sees the change. */
+	struct prots p = {.n = 0};
+	if (b->flags & OMS_BLK_NOCACHE) {
+		read_prots(b, &p);
+		if (p.n < 0)
+			return -1;
+	} else if (!(b->prot & PROT_READ)) {
+		return -1;
+	}
+	for (int i = 0; i < p.n; i++)
+		if (!(p.r[i].prot & PROT_READ))
+			oms_os.mprotect((void *)p.r[i].a, p.r[i].z - p.r[i].a, p.r[i].prot | PROT_READ);
+	if (oms_os_flush_private(b->addr, b->cap, b->fd, 0) < 0 ||
+	    oms_os_remap_over(b->addr, b->cap, b->prot, MAP_SHARED, b->fd, 0) < 0) {
+		apply_prots(&p, -1); /* still the frozen view: as it was */
+		return -1;
+	}
+	apply_prots(&p, b->prot);
+	if (b->flags & OMS_BLK_DONTDUMP)
+		oms_os.madvise(b->addr, b->cap, MADV_DONTDUMP);
+	if (b->flags & OMS_BLK_HUGE)
+		oms_huge_advise(b->addr, b->cap);
+	oms_advise_new(b->addr, b->cap, MADV_NORMAL); /* a fresh mapping's */
+	b->flags &= ~(OMS_BLK_FROZEN | OMS_BLK_FORKED);
+	return 0;
+}
+
+int oms_big_fork_back(int *failed)
+{
+	*failed = 0;
+	if (pthread_mutex_trylock(&oms_lock))
+		return -1; /* this thread is inside the shim (a signal handler's wait) */
+	int n = 0;
+	for (struct oms_block *b = oms_live; b; b = b->next) {
+		if ((b->flags & (OMS_BLK_FROZEN | OMS_BLK_FORKED)) != (OMS_BLK_FROZEN | OMS_BLK_FORKED))
+			continue;
+		/* A block with anonymous holes (MADV_DONTNEED while frozen) or
+		 * whose fd the program took: frozen for good, as before. */
+		if (!(b->flags & OMS_BLK_HOLES) && b->dev && unfreeze(b) == 0) {
+			n++;
+			continue;
+		}
+		b->flags &= ~OMS_BLK_FORKED;
+		(*failed)++;
+	}
+	pthread_mutex_unlock(&oms_lock);
+	return n;
 }

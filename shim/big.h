@@ -64,4 +64,11 @@ void oms_big_fork_prepare(void);
 void oms_big_fork_parent(void);
 void oms_big_fork_child(void);
 
+/* The fork switch-back (forkback.c), on the program's only thread with
+ * every signal blocked: each block frozen by this process's forks becomes
+ * MAP_SHARED of its file again, its private pages written into the file
+ * first.  Returns how many went back (-1: oms_lock is held, by this
+ * thread: try later); *failed counts those that stay frozen for good. */
+int oms_big_fork_back(int *failed);
+
 #endif

@@ -20,7 +20,8 @@
  *   details.
  * The small-allocation path takes no lock at all.  No syscall is made under
  * oms_lock except in the fork handlers (the process is quiescing anyway),
- * in realloc and in MADV_DONTNEED/MADV_FREE of a file-backed block (the
+ * in the fork switch-back (forkback.c: no program thread but the caller,
+ * every signal blocked), in realloc and in MADV_DONTNEED/MADV_FREE of a file-backed block (the
  * caller owns that block; only other large operations wait), in advise.c's
  * change of read-around mode (a MADV_RANDOM/NORMAL per block, a few times a
  * run, so that no block is unmapped and reused in between), and in huge.c's
@@ -58,6 +59,12 @@ enum oms_block_flags {
 	                          it: the fork remap gives it to the whole block
 	                          again (more left out of a core dump, never
 	                          less) */
+	OMS_BLK_FORKED = 64,  /* frozen by a fork of this process (not inherited
+	                         frozen from a parent): forkback.c may make it
+	                         shared again once the children are gone */
+	OMS_BLK_HOLES = 128,  /* anonymous memory was mapped over part of it
+	                         (MADV_DONTNEED while frozen): its file is not
+	                         its contents there, so it never goes back */
 };
 
 struct oms_block {

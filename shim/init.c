@@ -13,8 +13,11 @@
  *                 200 ms while the program pages (oms_advise_wanted_ms);
  *   huge give-up  huge.c, right after read-around, on its sample;
  *   cache decay   big.c, every interval;
- *   (fork switch-back: the fork-protection issue's job goes here, before
- *                 DefragTick, with its own period - a slot, no code yet);
+ *   fork switch-back  forkback.c, every interval, every 50 ms while a
+ *                 fork's children are watched: polls their pipes and
+ *                 marks the switch due (it runs on the program's thread,
+ *                 forkback.h); without the thread the program's large
+ *                 calls poll;
  *   DefragTick    defrag.c, every interval, last: a compaction may block
  *                 for seconds.
  * OOMSHIELD_DEFRAG=0 leaves DefragTick out; OOMSHIELD_THREAD=0 starts no
@@ -23,14 +26,15 @@
  * files: without a usable OOMSHIELD_DIR they are not registered.
  *
  * Fork handlers take the locks in the order given in block.h: ticker.c's
- * fork_mu, defrag.c's fork_mu, oms_map_lock, then oms_lock; they release
- * in reverse.
+ * fork_mu, defrag.c's fork_mu, oms_map_lock, oms_lock, then forkback.c's
+ * fb_mu; they release in reverse.
  */
 #include "advise.h"
 #include "alloc.h"
 #include "big.h"
 #include "config.h"
 #include "defrag.h"
+#include "forkback.h"
 #include "heap.h"
 #include "huge.h"
 #include "log.h"
@@ -49,10 +53,12 @@ static void prepare(void)
 	oms_defrag_atfork_prepare();
 	oms_region_fork_prepare();
 	oms_big_fork_prepare();
+	oms_forkback_prepare(); /* last: it looks at what the others froze */
 }
 
 static void parent(void)
 {
+	oms_forkback_parent();
 	oms_big_fork_parent();
 	oms_region_fork_parent();
 	oms_defrag_atfork_parent();
@@ -61,6 +67,7 @@ static void parent(void)
 
 static void child(void)
 {
+	oms_forkback_child();
 	oms_huge_fork_child(); /* with oms_lock still held */
 	oms_big_fork_child();
 	oms_region_fork_child();
@@ -84,7 +91,9 @@ static int add_jobs(void)
 		n += oms_ticker_add("huge give-up", every, oms_advise_wanted_ms, oms_huge_job) == 0;
 		n += oms_ticker_add("cache decay", every, NULL, oms_big_cache_tick) == 0;
 	}
-	/* Slot: the fork switch-back job registers here. */
+	if (oms_cfg.dir_ok)
+		n += oms_ticker_add("fork switch-back", every, oms_forkback_wanted_ms,
+				    oms_forkback_job) == 0;
 	if (oms_cfg.defrag) {
 		oms_defrag_init();
 		n += oms_ticker_add("DefragTick", every, NULL, defrag_job) == 0;

@@ -4,11 +4,15 @@
  * libc headers rename mmap to mmap64 on 32-bit targets; we must export
  * both, each with the ABI its callers use (32-bit long offset for mmap).
  * mlock, mlock2 and mlockall are only watched (never cache a locked block).
+ * mmap, munmap and mremap first run a fork switch-back that is due
+ * (forkback.h); madvise and mprotect do not (runtimes call them from
+ * signal handlers).
  * posix_madvise needs no wrapper: glibc turns POSIX_MADV_DONTNEED into a
  * no-op and the other advice values mean the same on our mappings.
  */
 #include "big.h"
 #include "block.h"
+#include "forkback.h"
 #include "next.h"
 #include "os.h"
 #include "region.h"
@@ -42,6 +46,7 @@ void *oms_x_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
 {
 	if (oms_aside.mmap)
 		return oms_aside.mmap(addr, len, prot, flags, fd, off);
+	oms_forkback_check();
 	return oms_region_mmap(addr, len, prot, flags, fd, (off_t)off);
 }
 
@@ -49,6 +54,7 @@ void *oms_x_mmap64(void *addr, size_t len, int prot, int flags, int fd, int64_t 
 {
 	if (oms_aside.mmap64)
 		return oms_aside.mmap64(addr, len, prot, flags, fd, off);
+	oms_forkback_check();
 	return oms_region_mmap(addr, len, prot, flags, fd, (off_t)off);
 }
 
@@ -56,6 +62,7 @@ int oms_x_munmap(void *addr, size_t len)
 {
 	if (oms_aside.munmap)
 		return oms_aside.munmap(addr, len);
+	oms_forkback_check();
 	return oms_region_munmap(addr, len);
 }
 
@@ -70,6 +77,7 @@ void *oms_x_mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	}
 	if (oms_aside.mremap)
 		return oms_aside.mremap(old, old_len, new_len, flags, new_addr);
+	oms_forkback_check();
 	return oms_region_mremap(old, old_len, new_len, flags, new_addr);
 }
 

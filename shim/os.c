@@ -341,3 +341,103 @@ int oms_os_remap_over(void *addr, size_t len, int prot, int flags, int fd, off_t
 	}
 	return 0;
 }
+
+/* The fork switch-back (forkback.c).  /proc/self is the process's own
+ * view, not a system file: not under OOMSHIELD_PROC_ROOT, like
+ * /proc/self/maps in big.c. */
+int oms_os_only_threads(pid_t a, pid_t b)
+{
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char buf[2048] __attribute__((aligned(8)));
+	int ok = 1;
+	for (;;) {
+		long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+		if (n < 0)
+			ok = -1;
+		if (n <= 0)
+			break;
+		for (long i = 0; i < n;) {
+			struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type;
+				 char name[]; } *d = (void *)(buf + i);
+			i += d->reclen;
+			if (d->name[0] < '0' || d->name[0] > '9')
+				continue; /* "." and ".." */
+			pid_t t = (pid_t)strtol(d->name, NULL, 10);
+			if (t != a && t != b)
+				ok = 0;
+		}
+	}
+	close(fd);
+	return ok;
+}
+
+int oms_os_pipe_high(int fds[2])
+{
+	unsigned long lim = nofile_limit();
+	if ((unsigned long)__atomic_load_n(&shim_fds, __ATOMIC_RELAXED) + 2 > lim / 4) {
+		errno = EMFILE;
+		return -1;
+	}
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	fds[0] = fd_high(fds[0], lim);
+	fds[1] = fd_high(fds[1], lim);
+	__atomic_fetch_add(&shim_fds, 2, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* Bits of a /proc/self/pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAP (1ULL << 62)
+#define PM_FILE (1ULL << 61)
+
+/* A run [s, e) of private pages: its bytes into fd at the same offset. */
+static int write_run(const char *base, size_t s, size_t e, int fd, off_t off)
+{
+	while (s < e) {
+		ssize_t n = pwrite(fd, base + s, e - s, off + (off_t)s);
+		if (n <= 0)
+			return -1;
+		s += (size_t)n;
+	}
+	return 0;
+}
+
+int oms_os_flush_private(const void *addr, size_t len, int fd, off_t off)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pm < 0)
+		return -1;
+	uint64_t ent[512];
+	size_t npages = len / oms_page, run = SIZE_MAX; /* start of the current run */
+	int r = 0;
+	for (size_t pg = 0; pg < npages && r == 0;) {
+		size_t want = npages - pg < 512 ? npages - pg : 512;
+		off_t at = (off_t)(((uintptr_t)addr / oms_page + pg) * sizeof *ent);
+		ssize_t n = pread(pm, ent, want * sizeof *ent, at);
+		if (n < (ssize_t)sizeof *ent) {
+			r = -1;
+			break;
+		}
+		size_t got = (size_t)n / sizeof *ent;
+		for (size_t i = 0; i < got; i++, pg++) {
+			uint64_t v = ent[i];
+			/* Present and not a file page: a copy-on-write copy (anonymous);
+			 * swapped: one too.  Anything else still is the file's page. */
+			int priv = ((v & PM_PRESENT) && !(v & PM_FILE)) || (v & PM_SWAP);
+			if (priv && run == SIZE_MAX)
+				run = pg;
+			else if (!priv && run != SIZE_MAX) {
+				if (write_run(addr, run * oms_page, pg * oms_page, fd, off) < 0)
+					r = -1;
+				run = SIZE_MAX;
+			}
+		}
+	}
+	if (r == 0 && run != SIZE_MAX && write_run(addr, run * oms_page, npages * oms_page, fd, off) < 0)
+		r = -1;
+	close(pm);
+	return r;
+}

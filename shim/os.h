@@ -85,6 +85,19 @@ int oms_os_copy_to_anon(void *addr, size_t len, int prot);
  * which the range is unmapped (map elsewhere, then move over).  0 or -1. */
 int oms_os_remap_over(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 
+/* The fork switch-back (forkback.c).
+ * 1 if every thread of the process is a or b (0: another one; -1: cannot
+ * tell). */
+int oms_os_only_threads(pid_t a, pid_t b);
+/* pipe2(O_CLOEXEC), both ends moved high and counted as the shim's fds
+ * (close them with oms_os.close); 0 or -1 (EMFILE past the shim's share). */
+int oms_os_pipe_high(int fds[2]);
+/* Write every private (copy-on-write, anonymous or swapped) page of the
+ * MAP_PRIVATE file view [addr, addr+len) into fd at off + its offset in
+ * the range, read from /proc/self/pagemap; pages still the file's are not
+ * touched.  The range must be readable.  0 or -1. */
+int oms_os_flush_private(const void *addr, size_t len, int fd, off_t off);
+
 /* Raw syscall mappings that bypass the interposed symbols. */
 void *oms_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 int oms_sys_munmap(void *addr, size_t len);

@@ -39,4 +39,10 @@ void oms_region_fork_prepare(void);
 void oms_region_fork_parent(void);
 void oms_region_fork_child(void);
 
+/* The fork switch-back (region_back.c; forkback.c calls it on the
+ * program's only thread, every signal blocked): pieces frozen by this
+ * process's forks become shared again.  How many went back; -1 if
+ * oms_map_lock is held; *failed: how many stay frozen for good. */
+int oms_region_fork_back(int *failed);
+
 #endif

@@ -48,7 +48,7 @@ void oms_region_fork_prepare(void)
 		    oms_os_remap_over((void *)p->start, len, p->prot, MAP_PRIVATE, p->ar->fd,
 				   (off_t)p->off) == 0) {
 			oms_pieces_redump(p);
-			p->flags |= OMS_P_FROZEN;
+			p->flags |= OMS_P_FROZEN | OMS_P_FORKED;
 			oms_budget_give(len);
 			p->ar->retired = 1;
 			continue;
@@ -70,6 +70,8 @@ static void after_fork(int child)
 	for (size_t i = oms_npieces; i-- > 0;) {
 		struct oms_piece *p = &oms_pieces[i];
 		size_t len = p->end - p->start;
+		if (child) /* frozen for good: the parent holds the file too */
+			p->flags &= ~OMS_P_FORKED;
 		if (child && (p->flags & OMS_P_DONTFORK)) {
 			oms_arena_unref(p->ar); /* the child never had it */
 			oms_pieces_delete(i);

@@ -58,11 +58,12 @@ void oms_stats_print(const char *more)
 	}
 	oms_log_tagged("stats",
 		"blocks=%llu bytes=%llu live=%llu peak=%llu fallbacks=%s "
-		"forks_cow=%llu cache_hits=%llu%s",
+		"forks_cow=%llu forks_back=%llu cache_hits=%llu%s",
 		(unsigned long long)__atomic_load_n(&oms_stats.blocks, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&oms_stats.bytes, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&oms_stats.live, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&oms_stats.peak, __ATOMIC_RELAXED), fb,
 		(unsigned long long)__atomic_load_n(&oms_stats.forks_cow, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&oms_stats.forks_back, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&oms_stats.cache_hits, __ATOMIC_RELAXED), more);
 }

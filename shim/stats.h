@@ -29,6 +29,7 @@ struct oms_stats {
 	uint64_t peak;
 	uint64_t fallback[OMS_CAUSE_COUNT];
 	uint64_t forks_cow;      /* forks that froze our memory copy-on-write */
+	uint64_t forks_back;     /* blocks and pieces made shared again (forkback.c) */
 	uint64_t cache_hits;     /* large allocations served by a freed block */
 };
 

@@ -48,6 +48,7 @@ static pthread_mutex_t sleep_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t pause_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sleep_cv;
 static int stop;
+static int replan; /* under sleep_mu: a job's fast period may have changed */
 static int started; /* the thread was started in this process */
 static pthread_t thr;
 static pid_t thr_pid, thr_tid;
@@ -199,8 +200,9 @@ static int sleep_until(const struct timespec *t)
 {
 	int r = 0;
 	pthread_mutex_lock(&sleep_mu);
-	while (!stop && r == 0) /* 0: woken early; ETIMEDOUT (or an error): go */
+	while (!stop && !replan && r == 0) /* 0: woken early; ETIMEDOUT (or an error): go */
 		r = pthread_cond_timedwait(&sleep_cv, &sleep_mu, t);
+	replan = 0;
 	r = stop;
 	pthread_mutex_unlock(&sleep_mu);
 	return r;
@@ -449,4 +451,19 @@ void oms_ticker_reset(void)
 	njobs = 0;
 	__atomic_store_n(&started, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&deferred, 0, __ATOMIC_RELEASE);
+}
+
+pid_t oms_ticker_tid(void)
+{
+	return __atomic_load_n(&thr_tid, __ATOMIC_ACQUIRE);
+}
+
+void oms_ticker_wake(void)
+{
+	if (!__atomic_load_n(&joinable, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&sleep_mu);
+	replan = 1;
+	pthread_cond_signal(&sleep_cv);
+	pthread_mutex_unlock(&sleep_mu);
 }

@@ -73,6 +73,15 @@ void oms_ticker_resume(int paused);
  * way may block for seconds). */
 void oms_ticker_stop(void);
 
+/* The thread's tid (0 before it has started), for the fork switch-back's
+ * "no program thread but the caller" test (forkback.c). */
+#include <sys/types.h>
+pid_t oms_ticker_tid(void);
+
+/* Make the thread ask every job's `fast` again now (a job's wish changed
+ * while it slept: a fork left something to watch).  Takes sleep_mu. */
+void oms_ticker_wake(void);
+
 /* Tests: forget the jobs and the started flag (no thread may run). */
 void oms_ticker_reset(void);
 

@@ -16,8 +16,8 @@ import sys
 LAYERS = [
     ("seam", "os log config debug names next stats"),
     ("store", "start block budget store cache arena pieces ticker"),
-    ("policy", "big region_map region_advise region_remap region_fork huge advise frag defrag heap"),
-    ("entry", "alloc malloc mmap init xid"),
+    ("policy", "big region_map region_advise region_remap region_fork region_back forkback huge advise frag defrag heap"),
+    ("entry", "alloc malloc mmap init xid wait"),
 ]
 
 

@@ -1,0 +1,206 @@
+/* forkback.c - memory frozen at fork goes back into its file once the
+ * child has exec'd or exited (issue 17), with every write kept.
+ * Usage: forkback MODE SIZE_MIB malloc|mmap
+ *   exec     fork + exec true, waitpid, rewrite everything
+ *   exit     fork + _exit, waitpid, rewrite
+ *   loop     50 x (fork + exec true, write a slice while it runs, waitpid)
+ *   prefork  a live child: exact fork semantics both ways; then the child
+ *            exits and the parent rewrites everything
+ *   threads  fork + exec with a second thread alive, two threads rewrite
+ *   race     fork + _exit reaped by a raw wait4 (no wrapper: no switch);
+ *            then writes into the frozen memory, each followed by a large
+ *            malloc, until one of them switches
+ * Prints "ok MODE shared=S" (S: 1 if the buffer is MAP_SHARED of its file
+ * at the end) or a FAIL line and exits 1. */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static unsigned char *buf;
+static size_t len, pg = 4096;
+
+static void fill(size_t a, size_t z, unsigned round)
+{
+	for (size_t o = a; o < z; o += pg)
+		memset(buf + o, (int)((o / pg * 7 + round) & 0xff), pg);
+}
+
+static int check(size_t a, size_t z, unsigned round)
+{
+	for (size_t o = a; o < z; o += pg) {
+		unsigned char want = (unsigned char)((o / pg * 7 + round) & 0xff);
+		if (buf[o] != want || buf[o + pg - 1] != want) {
+			printf("FAIL: page %zu holds %u, wants %u (round %u)\n", o / pg, buf[o], want,
+			       round);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* 1 if the mapping holding buf is shared, 0 private, -1 not found. */
+static int shared(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int r = -1;
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		char perm[8];
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perm) == 3 && lo <= (uintptr_t)buf &&
+		    (uintptr_t)buf < hi)
+			r = perm[3] == 's';
+	}
+	if (f)
+		fclose(f);
+	return r;
+}
+
+static void run_true(void)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	waitpid(c, NULL, 0);
+}
+
+static int gate[2];
+
+static void *rewrite_half(void *arg)
+{
+	size_t h = (size_t)(uintptr_t)arg;
+	char x;
+	if (h && read(gate[0], &x, 1) != 1) /* alive across the fork and the wait */
+		return NULL;
+	fill(h ? len / 2 : 0, h ? len : len / 2, 3);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 4)
+		return 2;
+	const char *mode = argv[1];
+	len = (size_t)atol(argv[2]) << 20;
+	if (!strcmp(argv[3], "mmap")) {
+		buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (buf == MAP_FAILED)
+			return 3;
+	} else if (!(buf = malloc(len)))
+		return 3;
+	fill(0, len, 1);
+	int ok = 1;
+	if (!strcmp(mode, "exec")) {
+		run_true();
+		fill(0, len, 2);
+		ok = check(0, len, 2);
+	} else if (!strcmp(mode, "exit")) {
+		pid_t c = fork();
+		if (c == 0)
+			_exit(0);
+		waitpid(c, NULL, 0);
+		fill(0, len, 2);
+		ok = check(0, len, 2);
+	} else if (!strcmp(mode, "loop")) {
+		size_t slice = len / 50 / pg * pg;
+		for (int i = 0; i < 50; i++) {
+			pid_t c = fork();
+			if (c == 0) {
+				execl("/bin/true", "true", (char *)NULL);
+				_exit(127);
+			}
+			fill((size_t)i * slice, (size_t)(i + 1) * slice, 2); /* while it runs */
+			waitpid(c, NULL, 0);
+		}
+		fill(50 * slice, len, 2);
+		ok = check(0, len, 2);
+		fill(0, len, 4);
+		ok = ok && check(0, len, 4);
+	} else if (!strcmp(mode, "prefork")) {
+		int go[2], done[2];
+		if (pipe(go) || pipe(done))
+			return 4;
+		pid_t c = fork();
+		if (c == 0) {
+			char x;
+			if (read(go[0], &x, 1) != 1) /* the parent has written by now */
+				_exit(5);
+			int r = check(0, len, 1) ? 0 : 6; /* as at the fork */
+			fill(0, len / 4, 9);                /* never seen by the parent */
+			if (write(done[1], "x", 1) != 1 || read(go[0], &x, 1) != 1)
+				_exit(7);
+			_exit(r);
+		}
+		fill(0, len / 4, 2);
+		char x;
+		if (write(go[1], "x", 1) != 1 || read(done[0], &x, 1) != 1)
+			return 4;
+		ok = check(0, len / 4, 2) && check(len / 4, len, 1);
+		int live_shared = shared();
+		if (write(go[1], "x", 1) != 1)
+			return 4;
+		int st;
+		waitpid(c, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			printf("FAIL: child status %d\n", st);
+			ok = 0;
+		}
+		if (live_shared != 0) {
+			printf("FAIL: shared=%d while the child lives\n", live_shared);
+			ok = 0;
+		}
+		fill(0, len, 3);
+		ok = ok && check(0, len, 3);
+	} else if (!strcmp(mode, "threads")) {
+		pthread_t t;
+		if (pipe(gate))
+			return 4;
+		pthread_create(&t, NULL, rewrite_half, (void *)(uintptr_t)1);
+		run_true();
+		int during = shared(); /* two threads: no switch */
+		if (write(gate[1], "x", 1) != 1)
+			return 4;
+		rewrite_half(0);
+		pthread_join(t, NULL);
+		ok = check(0, len, 3);
+		if (during != 0) {
+			printf("FAIL: shared=%d with a second thread\n", during);
+			ok = 0;
+		}
+	} else if (!strcmp(mode, "race")) {
+		pid_t c = fork();
+		if (c == 0)
+			_exit(0);
+		syscall(SYS_wait4, c, NULL, 0, NULL); /* not the wrapper */
+		int before = shared();
+		/* Write private pages, then make a large call, until one runs the
+		 * switch (at once without the thread; once the thread has seen
+		 * the pipe's EOF with it): the last write must be in the file. */
+		unsigned r = 2;
+		for (int i = 0; i < 200000 && shared() != 1; i++) {
+			r = 2 + (unsigned)i % 200;
+			fill(0, len, r);
+			void *q = malloc(len);
+			free(q);
+		}
+		ok = check(0, len, r);
+		if (before != 0) {
+			printf("FAIL: shared=%d before the switch\n", before);
+			ok = 0;
+		}
+	} else {
+		return 2;
+	}
+	if (!ok)
+		return 1;
+	printf("ok %s shared=%d\n", mode, shared());
+	return 0;
+}
