@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Each fork without reflink retires the current arena while frozen pieces
+/* Each fork retires the current arena while frozen pieces
  * still use it, so a program that keeps its memory and forks often needs
  * one arena per fork; the descriptor budget (os.c) bounds them too. */
 #define OMS_MAX_ARENAS 256
