@@ -165,7 +165,7 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 		/* old_size 0 duplicates a shared mapping (an old_size that
 		 * rounds up past the top wraps to 0 in the kernel too); on the
 		 * private memory the program asked for, the kernel says EINVAL. */
-		pthread_mutex_unlock(&oms_map_lock);
+		oms_map_unlock();
 		errno = EINVAL;
 		return MAP_FAILED;
 	}
@@ -173,7 +173,7 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 		void *r = oms_sys_mremap(old, old_len, new_len, flags, new_addr);
 		if (r != MAP_FAILED && (flags & MREMAP_FIXED))
 			oms_pieces_forget((uintptr_t)r, (uintptr_t)r + nl, 1); /* target replaced */
-		pthread_mutex_unlock(&oms_map_lock);
+		oms_map_unlock();
 		return r;
 	}
 	void *r = MAP_FAILED;
@@ -296,7 +296,7 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 		errno = e;
 	}
 out:
-	pthread_mutex_unlock(&oms_map_lock);
+	oms_map_unlock();
 	if (fb && r != MAP_FAILED)
 		oms_stats_fallback(fb_cause, fb_err, nl);
 	if (r != MAP_FAILED)
