@@ -136,8 +136,8 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 					   DONTNEED is a valid FREE (reads zero) */
 	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
 		return oms_sys_madvise(addr, len, advice);
-	size_t lo, hi;
-	int r = 0;
+	size_t lo, hi, lo0, i;
+	int r = 0, err = 0, e0 = errno;
 	pthread_mutex_lock(&oms_map_lock);
 	switch (advice) {
 	case MADV_DONTNEED:
@@ -146,19 +146,17 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 		/* An error on the gaps (ENOMEM for an unmapped hole) is
 		 * reported, but like the kernel we still act on the rest. */
 		r = advise_gaps(a, b, advice);
+		err = r < 0 ? errno : 0;
 		/* Punch each shared piece's part in place; only what cannot be
 		 * punched (frozen by a fork, fd lost) is split and replaced. */
-		for (size_t i = oms_pieces_find(a); i < oms_npieces && oms_pieces[i].start < b;) {
+		lo0 = oms_pieces_find(a);
+		for (i = lo0; i < oms_npieces && oms_pieces[i].start < b;) {
 			struct oms_piece *p = &oms_pieces[i];
 			uintptr_t x = p->start > a ? p->start : a, y = p->end < b ? p->end : b;
 			/* The kernel refuses locked memory (EINVAL): keep it. */
-			int e = errno;
-			if (oms_sys_madvise((void *)x, y - x, kadvice) < 0) {
-				if (errno == EINVAL) {
-					r = -1;
-					break;
-				}
-				errno = e;
+			if (oms_sys_madvise((void *)x, y - x, kadvice) < 0 && errno == EINVAL) {
+				err = EINVAL;
+				break;
 			}
 			if (!(p->flags & OMS_P_FROZEN) && oms_arena_zero(p->ar, p->off + (x - p->start), y - x) == 0) {
 				i++;
@@ -172,6 +170,8 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 			oms_pieces_zero(lo);
 			i = lo + 1;
 		}
+		oms_pieces_coalesce(lo0, i);
+		r = err ? -1 : 0;
 		break;
 	/* Kept in the table: a remap (fork, relocation) makes a new mapping,
 	 * which would not carry them. */
@@ -192,6 +192,10 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 	default:
 		r = oms_sys_madvise(addr, len, advice);
 	}
+	if (r < 0 && err)
+		errno = err;
+	else if (r == 0)
+		errno = e0; /* a success leaves errno as it was */
 	oms_map_unlock();
 	return r;
 }
