@@ -358,7 +358,12 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 	oms_pieces_forget((uintptr_t)r, (uintptr_t)r + nl, 1); /* MREMAP_FIXED replaced these */
 	moved.start = (uintptr_t)r;
 	moved.end = (uintptr_t)r + nl;
-	oms_pieces_insert(moved);
+	oms_pieces_insert(moved); /* cannot fail: a slot was just freed */
+	/* Grown in place up to the next piece's extent, or moved next to a
+	 * piece that continues it: one piece again, as the kernel merges
+	 * its VMAs (a later resize of both must not need a copy). */
+	size_t k = oms_pieces_find(moved.start);
+	oms_pieces_coalesce(k, k + 1);
 	if (flags & MREMAP_DONTUNMAP) {
 		/* The kernel leaves the old range mapped to the same file
 		 * extent; private memory would be left empty.  Fresh anonymous
