@@ -45,14 +45,14 @@ static void *grow_anon(size_t i, size_t nl)
 {
 	struct oms_piece *p = &oms_pieces[i];
 	size_t ol = p->end - p->start;
-	if (!(p->prot & PROT_READ)) {
-		errno = ENOMEM;
-		return MAP_FAILED;
-	}
 	char *dst = oms_sys_mmap(NULL, nl, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (dst == MAP_FAILED)
 		return MAP_FAILED;
-	memcpy(dst, (void *)p->start, ol);
+	if (oms_pieces_read(p->start, p->end, dst) < 0) { /* whatever its protection */
+		oms_sys_munmap(dst, nl);
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
 	if (p->prot != (PROT_READ | PROT_WRITE))
 		oms_sys_mprotect(dst, nl, p->prot);
 	oms_pieces_keep_advice(p, dst, nl);
