@@ -30,6 +30,11 @@
 #define MADV_WIPEONFORK 18
 #define MADV_KEEPONFORK 19
 #endif
+#ifdef MAP_32BIT
+#define OMS_MAP_32BIT MAP_32BIT
+#else
+#define OMS_MAP_32BIT 0 /* x86-64 only */
+#endif
 #ifndef MADV_DONTNEED_LOCKED
 #define MADV_DONTNEED_LOCKED 24 /* Linux 5.18 */
 #endif
@@ -94,7 +99,7 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 		 * hint is passed over): an anonymous reservation finds the
 		 * anonymous address, and the file is mapped over it. */
 		at = oms_sys_mmap(addr, rl, PROT_NONE,
-				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (flags & MAP_32BIT), -1, 0);
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (flags & OMS_MAP_32BIT), -1, 0);
 		if (at == MAP_FAILED) {
 			err = errno;
 			oms_arena_punch(a, o, rl);
