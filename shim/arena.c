@@ -1,6 +1,7 @@
 /* arena.c - see arena.h. */
 #include "arena.h"
 #include "config.h"
+#include "debug.h"
 #include "os.h"
 #include "store.h"
 
@@ -195,4 +196,16 @@ void oms_arena_fork_child(void)
 	}
 	if (cur && cur->fd <= 0)
 		cur = NULL;
+}
+
+void oms_arena_debug_begin(void)
+{
+	for (int i = 0; i < OMS_MAX_ARENAS; i++)
+		arenas[i].seen = 0;
+}
+
+void oms_arena_debug_end(void)
+{
+	for (int i = 0; i < OMS_MAX_ARENAS; i++)
+		OMS_ASSERT(arenas[i].seen == arenas[i].refs);
 }
