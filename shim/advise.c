@@ -118,7 +118,7 @@ static size_t collect(void)
 /* The advice goes to each mapping while the table that owns it is locked:
  * a mapping listed there is still ours and still mapped (big.c unlists a
  * block under oms_lock before unmapping it or handing it to the cache;
- * region.c unmaps under oms_map_lock), so memory the program has unmapped
+ * region_map.c unmaps under oms_map_lock), so memory the program has unmapped
  * and mapped again for itself can never get our hint.  The cost is one
  * madvise per mapping under each lock, once per change of mode (rare: a
  * few per run), a VMA flag update each. */

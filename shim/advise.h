@@ -63,7 +63,7 @@ unsigned oms_advise_wanted_ms(void);
  * that the common case costs no syscall. */
 void oms_advise_new(void *addr, size_t len, int had);
 
-/* The other mappings to advise, and "large folios are on" (region.c's
+/* The other mappings to advise, and "large folios are on" (region_map.c's
  * oms_region_ranges, huge.c's oms_huge_watch): given by init.c, since
  * those modules sit above this one.  `ranges` copies up to cap ranges
  * into out and, when advice >= 0, gives each that madvise under its

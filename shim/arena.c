@@ -1,6 +1,7 @@
 /* arena.c - see arena.h. */
 #include "arena.h"
 #include "config.h"
+#include "debug.h"
 #include "os.h"
 #include "store.h"
 
@@ -9,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Each fork without reflink retires the current arena while frozen pieces
+/* Each fork retires the current arena while frozen pieces
  * still use it, so a program that keeps its memory and forks often needs
  * one arena per fork; the descriptor budget (os.c) bounds them too. */
 #define OMS_MAX_ARENAS 256
@@ -195,4 +196,16 @@ void oms_arena_fork_child(void)
 	}
 	if (cur && cur->fd <= 0)
 		cur = NULL;
+}
+
+void oms_arena_debug_begin(void)
+{
+	for (int i = 0; i < OMS_MAX_ARENAS; i++)
+		arenas[i].seen = 0;
+}
+
+void oms_arena_debug_end(void)
+{
+	for (int i = 0; i < OMS_MAX_ARENAS; i++)
+		OMS_ASSERT(arenas[i].seen == arenas[i].refs);
 }

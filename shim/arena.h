@@ -33,6 +33,7 @@ struct oms_arena {
 	uint64_t top;          /* offsets >= top are unused holes */
 	struct oms_ext *ext;   /* free extents below top, sorted, coalesced */
 	size_t next, cap_ext;
+	int seen;              /* debug: pieces counted by oms_pieces_check */
 };
 
 /* The arena new extents come from (opened on first use); NULL with errno
@@ -73,5 +74,10 @@ int oms_arena_retired_current(void);
  * file description with a copy of its free list: retire it; close every
  * arena no piece of the child uses. */
 void oms_arena_fork_child(void);
+
+/* Debug build (oms_pieces_check): zero every arena's `seen`; then check
+ * that each one's refs equals the pieces the caller counted in `seen`. */
+void oms_arena_debug_begin(void);
+void oms_arena_debug_end(void);
 
 #endif

@@ -7,9 +7,9 @@
  * (EFAULT) and is created later with the default hooks; and arenas made by
  * arenas.create would need the program's cooperation.  Redirecting the
  * NORESERVE mappings the default hooks make sees every extent, from the
- * first one (region.c initialises the shim on its first mmap), needs no
+ * first one (region_map.c starts the shim on its first mmap), needs no
  * knowledge of jemalloc's ABI, and covers mimalloc and tcmalloc as well.
- * What it costs: a purged extent keeps its disk reserved (region.c zeroes it
+ * What it costs: a purged extent keeps its disk reserved (region_advise.c zeroes it
  * with FALLOC_FL_ZERO_RANGE instead of punching it), because jemalloc
  * writes purged pages again without telling anyone, and a write into a
  * hole on a full disk would be a SIGBUS.

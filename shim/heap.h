@@ -3,7 +3,7 @@
  * The program's small objects are served by jemalloc, preloaded after the
  * shim.  jemalloc on Linux maps its extents with mmap(PROT_READ|PROT_WRITE,
  * MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE) and purges them with madvise, both
- * through the shim's interposed calls, so in this mode region.c redirects
+ * through the shim's interposed calls, so in this mode region_map.c redirects
  * writable MAP_NORESERVE private mappings as it does plain ones: the heap
  * then lives in the arena file with no jemalloc-specific hook at all (and
  * so does the heap of an allocator a program links itself).  This module

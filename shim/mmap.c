@@ -1,4 +1,4 @@
-/* mmap.c - the exported mmap family: thin wrappers over region.c.
+/* mmap.c - the exported mmap family: thin wrappers over the region_*.c policies.
  *
  * Symbols are bound with asm labels because with _FILE_OFFSET_BITS=64 the
  * libc headers rename mmap to mmap64 on 32-bit targets; we must export

@@ -321,7 +321,11 @@ int oms_os_copy_to_anon(void *addr, size_t len, int prot)
 	if (prot != (PROT_READ | PROT_WRITE))
 		oms_os.mprotect(tmp, len, prot);
 	if (oms_os.mremap(tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) == MAP_FAILED) {
+		int e = errno;
 		oms_os.munmap(tmp, len);
+		if (!(prot & PROT_READ))
+			oms_os.mprotect(addr, len, prot); /* as the program left it */
+		errno = e;
 		return -1;
 	}
 	return 0;

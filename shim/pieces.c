@@ -1,6 +1,7 @@
 /* pieces.c - see pieces.h. */
 #include "pieces.h"
 #include "budget.h"
+#include "debug.h"
 #include "os.h"
 #include "store.h"
 
@@ -34,6 +35,11 @@ int oms_pieces_insert(struct oms_piece p)
 	if (oms_npieces == cap_pieces && oms_os_grow_array((void **)&oms_pieces, &cap_pieces, sizeof p) < 0)
 		return -1;
 	size_t i = oms_pieces_find(p.start);
+	/* sorted and non-overlapping: the new piece fits between its neighbours */
+	OMS_ASSERT(p.start < p.end);
+	OMS_ASSERT(i == oms_npieces || p.end <= oms_pieces[i].start);
+	OMS_ASSERT(i == 0 || oms_pieces[i - 1].end <= p.start);
+	OMS_ASSERT(!(p.flags & OMS_P_ANON) || ((p.flags & OMS_P_FROZEN) && !p.ar));
 	memmove(&oms_pieces[i + 1], &oms_pieces[i], (oms_npieces - i) * sizeof p);
 	oms_pieces[i] = p;
 	oms_npieces++;
@@ -161,31 +167,99 @@ void oms_pieces_keep_advice(const struct oms_piece *p, void *addr, size_t len)
 		oms_sys_madvise(addr, len, MADV_DONTDUMP);
 }
 
-/* Copy a piece's bytes to offset o of arena a.  A shared piece's file is
- * authoritative: copy in the kernel.  A frozen piece's newest bytes are
- * private pages: copy through memory. */
-int oms_pieces_copy(struct oms_piece *p, struct oms_arena *a, uint64_t o)
+/* Read [x, y) of piece q into dst.  An unreadable piece (PROT_NONE,
+ * PROT_WRITE only) is read without making the program's mapping readable
+ * when it is shared: mremap with old size 0 makes a second mapping of the
+ * same file pages (the kernel allows it for shared mappings only), which
+ * is ours alone to make readable.  A private piece (frozen by a fork,
+ * OMS_P_ANON) has its newest bytes in private pages no other mapping can
+ * reach: it is made readable for the memcpy and given its protection back.
+ * That is visible only to a program thread that reads this range while
+ * another thread of it remaps, forks or grows it - a race inside the
+ * program, whose outcome the kernel does not fix either (the call it races
+ * with moves or replaces that memory) - and a write still faults. */
+static int read_part(const struct oms_piece *q, uintptr_t x, uintptr_t y, char *dst)
 {
-	size_t len = p->end - p->start;
-	if (!(p->flags & OMS_P_FROZEN) && oms_arena_fd_ok(p->ar)) {
-		loff_t in = (loff_t)p->off, out = (loff_t)o;
-		for (size_t done = 0; done < len;) {
-			ssize_t n = copy_file_range(p->ar->fd, &in, a->fd, &out, len - done, 0);
-			if (n <= 0)
-				goto by_memory;
-			done += (size_t)n;
-		}
+	size_t len = y - x;
+	if (q->prot & PROT_READ) {
+		memcpy(dst, (void *)x, len);
 		return 0;
 	}
-by_memory:
-	if (!(p->prot & PROT_READ))
+	if (q->ar && !(q->flags & OMS_P_FROZEN)) {
+		char *v = oms_sys_mremap((void *)x, 0, len, MREMAP_MAYMOVE, NULL);
+		if (v != MAP_FAILED) {
+			int ok = oms_sys_mprotect(v, len, PROT_READ) == 0;
+			if (ok)
+				memcpy(dst, v, len);
+			oms_sys_munmap(v, len);
+			if (ok)
+				return 0;
+		}
+	}
+	if (oms_sys_mprotect((void *)x, len, PROT_READ) < 0)
 		return -1;
-	char *dst = oms_sys_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, a->fd, (off_t)o);
-	if (dst == MAP_FAILED)
-		return -1;
-	memcpy(dst, (void *)p->start, len);
-	oms_sys_munmap(dst, len);
+	memcpy(dst, (void *)x, len);
+	oms_sys_mprotect((void *)x, len, q->prot);
 	return 0;
+}
+
+/* Read [s, e), all of it in the table, into dst, whatever its
+ * protection.  0, or -1 (nothing changed for the program). */
+int oms_pieces_read(uintptr_t s, uintptr_t e, void *dst)
+{
+	for (size_t i = oms_pieces_find(s); s < e; i++) {
+		if (i == oms_npieces || oms_pieces[i].start > s)
+			return -1;
+		uintptr_t y = oms_pieces[i].end < e ? oms_pieces[i].end : e;
+		if (read_part(&oms_pieces[i], s, y, dst) < 0)
+			return -1;
+		dst = (char *)dst + (y - s);
+		s = y;
+	}
+	return 0;
+}
+
+/* Copy [s, e), all of it in the table, to offset o of arena a.  A shared
+ * piece's file is authoritative: copied in the kernel.  Other bytes (a
+ * frozen piece's private pages, OMS_P_ANON memory, a file whose fd the
+ * program closed) are copied through memory. */
+int oms_pieces_copy(uintptr_t s, uintptr_t e, struct oms_arena *a, uint64_t o)
+{
+	char *dst = NULL;
+	uintptr_t base = s;
+	int r = 0;
+	for (size_t i = oms_pieces_find(s); s < e && r == 0; i++) {
+		if (i == oms_npieces || oms_pieces[i].start > s) {
+			r = -1;
+			break;
+		}
+		struct oms_piece *q = &oms_pieces[i];
+		uintptr_t y = q->end < e ? q->end : e;
+		if (!(q->flags & OMS_P_FROZEN) && oms_arena_fd_ok(q->ar)) {
+			loff_t in = (loff_t)(q->off + (s - q->start)), out = (loff_t)(o + (s - base));
+			size_t done = 0;
+			while (done < y - s) {
+				ssize_t n = copy_file_range(q->ar->fd, &in, a->fd, &out, y - s - done, 0);
+				if (n <= 0)
+					break;
+				done += (size_t)n;
+			}
+			if (done == y - s) {
+				s = y;
+				continue;
+			}
+		}
+		if (!dst) {
+			dst = oms_sys_mmap(NULL, e - base, PROT_READ | PROT_WRITE, MAP_SHARED, a->fd, (off_t)o);
+			if (dst == MAP_FAILED)
+				return -1;
+		}
+		r = read_part(q, s, y, dst + (s - base));
+		s = y;
+	}
+	if (dst)
+		oms_sys_munmap(dst, e - base);
+	return r;
 }
 
 /* Give the piece a fresh extent in the current arena with room to grow,
@@ -207,7 +281,7 @@ int oms_pieces_relocate(struct oms_piece *p, uint64_t room)
 		return -1;
 	}
 	uint64_t o = oms_arena_alloc(a, room);
-	if (oms_store_reserve(a->fd, o, len) < 0 || oms_pieces_copy(p, a, o) < 0)
+	if (oms_store_reserve(a->fd, o, len) < 0 || oms_pieces_copy(p->start, p->end, a, o) < 0)
 		goto fail;
 	if (oms_os_remap_over((void *)p->start, len, p->prot, MAP_SHARED, a->fd, (off_t)o) < 0)
 		goto fail;
@@ -239,12 +313,24 @@ fail:
 	return -1;
 }
 
-/* Set (on) or clear `flag` on our pieces inside [a, b). */
-void oms_pieces_mark(uintptr_t a, uintptr_t b, int flag, int on)
+#ifdef OMS_DEBUG
+/* The table's invariants (pieces.h), all of them: O(pieces + arenas), so
+ * only in the debug build, once per mmap-family call. */
+void oms_pieces_check(void)
 {
-	size_t lo, hi;
-	oms_pieces_span(a, b, &lo, &hi);
-	for (size_t i = lo; i < hi; i++)
-		oms_pieces[i].flags = on ? (oms_pieces[i].flags | flag) : (oms_pieces[i].flags & ~flag);
-	oms_pieces_coalesce(lo, hi);
+	oms_arena_debug_begin();
+	for (size_t i = 0; i < oms_npieces; i++) {
+		const struct oms_piece *p = &oms_pieces[i];
+		OMS_ASSERT(p->start < p->end);
+		OMS_ASSERT(!(p->start & (oms_page - 1)) && !(p->end & (oms_page - 1)));
+		OMS_ASSERT(i == 0 || oms_pieces[i - 1].end <= p->start);
+		OMS_ASSERT(!(p->flags & OMS_P_ANON) || ((p->flags & OMS_P_FROZEN) && !p->ar));
+		OMS_ASSERT((p->flags & OMS_P_ANON) || p->ar);
+		OMS_ASSERT(!p->snap);
+		if (p->ar)
+			p->ar->seen++;
+	}
+	OMS_ASSERT(__atomic_load_n(&oms_map_pieces, __ATOMIC_RELAXED) == (int)oms_npieces);
+	oms_arena_debug_end();
 }
+#endif

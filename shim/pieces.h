@@ -74,12 +74,25 @@ void oms_pieces_redump(const struct oms_piece *p);
 void oms_pieces_zero(size_t i);
 /* Anonymous memory that replaced p keeps p's fork and dump advice. */
 void oms_pieces_keep_advice(const struct oms_piece *p, void *addr, size_t len);
-/* Copy p's bytes to offset o of arena a; 0 or -1. */
-int oms_pieces_copy(struct oms_piece *p, struct oms_arena *a, uint64_t o);
+/* Read [s, e), all of it in the table, into dst whatever its protection;
+ * 0 or -1. */
+int oms_pieces_read(uintptr_t s, uintptr_t e, void *dst);
+/* Copy [s, e), all of it in the table, to offset o of arena a; 0 or -1. */
+int oms_pieces_copy(uintptr_t s, uintptr_t e, struct oms_arena *a, uint64_t o);
 /* Give p a fresh extent (room bytes) in the current arena, swapped in
  * place; 0 or -1 (p unchanged). */
 int oms_pieces_relocate(struct oms_piece *p, uint64_t room);
-/* Set (on) or clear `flag` on the pieces inside [a, b). */
-void oms_pieces_mark(uintptr_t a, uintptr_t b, int flag, int on);
+/* Debug build: abort if an invariant above does not hold.  Called by
+ * oms_map_unlock, so after every mmap-family call that took the lock. */
+#ifdef OMS_DEBUG
+void oms_pieces_check(void);
+#else
+#define oms_pieces_check() ((void)0)
+#endif
+static inline void oms_map_unlock(void)
+{
+	oms_pieces_check();
+	pthread_mutex_unlock(&oms_map_lock);
+}
 
 #endif

@@ -4,9 +4,12 @@
  * process (per fork generation) in OOMSHIELD_DIR, at a file offset handed
  * out by a small extent allocator, mapped MAP_SHARED.  One fd serves all
  * regions, so thousands of mappings cost one descriptor; a region split by
- * a partial munmap/mprotect is simply two pieces at two offsets.
+ * a partial munmap/mprotect is simply two pieces at two offsets.  The
+ * policies are split by call as in Linux's mm/: region_map.c (mmap,
+ * munmap), region_advise.c (madvise, mprotect), region_remap.c (mremap),
+ * region_fork.c (fork); the table is pieces.c, the allocator arena.c.
  *
- * Lock: oms_map_lock guards the piece table and the arenas.  It is taken
+ * Lock: oms_map_lock (pieces.h) guards the piece table and the arenas.  It is taken
  * only by the mmap-family wrappers and the fork handlers, never by the
  * malloc family; syscalls run under it (they are the operation itself).
  * Order: oms_map_lock before oms_lock (block.h has the whole order).

@@ -50,15 +50,46 @@ static int advise_gaps(uintptr_t a, uintptr_t b, int advice)
 	return r;
 }
 
-/* The kernel's own advice for the OMS_P_ANON pieces inside [a, b): they are
- * anonymous memory, whose VMA flags the kernel keeps itself. */
-static void advise_anon(uintptr_t a, uintptr_t b, int advice)
+/* Advice the table keeps (fork, dump): set (on) or clear `flag` on our
+ * pieces inside [a, b) and give the advice to the rest, the way the kernel
+ * walks the range (mm/madvise.c): mapping by mapping in address order; a
+ * hole is skipped and reported (ENOMEM) after the whole range was
+ * advised; any other error stops the walk there.  `kernel_too`: the
+ * kernel gets the advice on our pieces as well (it takes DONTFORK and
+ * DONTDUMP on a shared mapping; WIPEONFORK and KEEPONFORK it refuses
+ * there, so only the OMS_P_ANON pieces - anonymous memory - get those). */
+static int advise_flag(uintptr_t a, uintptr_t b, int advice, int flag, int on, int kernel_too)
 {
 	size_t lo, hi;
+	int hole = 0, stop = 0;
+	uintptr_t x = a;
 	oms_pieces_span(a, b, &lo, &hi);
-	for (size_t i = lo; i < hi; i++)
-		if (!oms_pieces[i].ar)
-			oms_sys_madvise((void *)oms_pieces[i].start, oms_pieces[i].end - oms_pieces[i].start, advice);
+	for (size_t i = lo;; i++) {
+		uintptr_t next = i < hi ? oms_pieces[i].start : b;
+		if (next > x && oms_sys_madvise((void *)x, next - x, advice) < 0) {
+			if (errno != ENOMEM) {
+				stop = errno;
+				break;
+			}
+			hole = 1;
+		}
+		if (i == hi)
+			break;
+		struct oms_piece *p = &oms_pieces[i];
+		if ((kernel_too || !p->ar) && oms_sys_madvise((void *)p->start, p->end - p->start, advice) < 0 &&
+		    errno != ENOMEM) {
+			stop = errno;
+			break;
+		}
+		p->flags = on ? (p->flags | flag) : (p->flags & ~flag);
+		x = p->end;
+	}
+	oms_pieces_coalesce(lo, hi);
+	if (stop || hole) {
+		errno = stop ? stop : ENOMEM;
+		return -1;
+	}
+	return 0;
 }
 
 /* 1 if [a, b) overlaps a large block or a redirected piece. */
@@ -71,7 +102,7 @@ static int owns(uintptr_t a, uintptr_t b)
 	pthread_mutex_lock(&oms_map_lock);
 	size_t i = oms_pieces_find(a);
 	int hit = i < oms_npieces && oms_pieces[i].start < b;
-	pthread_mutex_unlock(&oms_map_lock);
+	oms_map_unlock();
 	return hit;
 }
 
@@ -105,8 +136,8 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 					   DONTNEED is a valid FREE (reads zero) */
 	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
 		return oms_sys_madvise(addr, len, advice);
-	size_t lo, hi;
-	int r = 0;
+	size_t lo, hi, lo0, i;
+	int r = 0, err = 0, e0 = errno;
 	pthread_mutex_lock(&oms_map_lock);
 	switch (advice) {
 	case MADV_DONTNEED:
@@ -115,19 +146,17 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 		/* An error on the gaps (ENOMEM for an unmapped hole) is
 		 * reported, but like the kernel we still act on the rest. */
 		r = advise_gaps(a, b, advice);
+		err = r < 0 ? errno : 0;
 		/* Punch each shared piece's part in place; only what cannot be
 		 * punched (frozen by a fork, fd lost) is split and replaced. */
-		for (size_t i = oms_pieces_find(a); i < oms_npieces && oms_pieces[i].start < b;) {
+		lo0 = oms_pieces_find(a);
+		for (i = lo0; i < oms_npieces && oms_pieces[i].start < b;) {
 			struct oms_piece *p = &oms_pieces[i];
 			uintptr_t x = p->start > a ? p->start : a, y = p->end < b ? p->end : b;
 			/* The kernel refuses locked memory (EINVAL): keep it. */
-			int e = errno;
-			if (oms_sys_madvise((void *)x, y - x, kadvice) < 0) {
-				if (errno == EINVAL) {
-					r = -1;
-					break;
-				}
-				errno = e;
+			if (oms_sys_madvise((void *)x, y - x, kadvice) < 0 && errno == EINVAL) {
+				err = EINVAL;
+				break;
 			}
 			if (!(p->flags & OMS_P_FROZEN) && oms_arena_zero(p->ar, p->off + (x - p->start), y - x) == 0) {
 				i++;
@@ -141,32 +170,33 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 			oms_pieces_zero(lo);
 			i = lo + 1;
 		}
+		oms_pieces_coalesce(lo0, i);
+		r = err ? -1 : 0;
 		break;
 	/* Kept in the table: a remap (fork, relocation) makes a new mapping,
 	 * which would not carry them. */
 	case MADV_DONTFORK:
 	case MADV_DOFORK:
-		if ((r = oms_sys_madvise(addr, len, advice)) == 0)
-			oms_pieces_mark(a, b, OMS_P_DONTFORK, advice == MADV_DONTFORK);
+		r = advise_flag(a, b, advice, OMS_P_DONTFORK, advice == MADV_DONTFORK, 1);
 		break;
 	case MADV_DONTDUMP:
 	case MADV_DODUMP:
-		if ((r = oms_sys_madvise(addr, len, advice)) == 0)
-			oms_pieces_mark(a, b, OMS_P_DONTDUMP, advice == MADV_DONTDUMP);
+		r = advise_flag(a, b, advice, OMS_P_DONTDUMP, advice == MADV_DONTDUMP, 1);
 		break;
 	case MADV_WIPEONFORK:
 	case MADV_KEEPONFORK:
 		/* The kernel allows these on private anonymous memory only;
 		 * for ours the fork handler does the wiping. */
-		if ((r = advise_gaps(a, b, advice)) == 0) {
-			oms_pieces_mark(a, b, OMS_P_WIPE, advice == MADV_WIPEONFORK);
-			advise_anon(a, b, advice);
-		}
+		r = advise_flag(a, b, advice, OMS_P_WIPE, advice == MADV_WIPEONFORK, 0);
 		break;
 	default:
 		r = oms_sys_madvise(addr, len, advice);
 	}
-	pthread_mutex_unlock(&oms_map_lock);
+	if (r < 0 && err)
+		errno = err;
+	else if (r == 0)
+		errno = e0; /* a success leaves errno as it was */
+	oms_map_unlock();
 	return r;
 }
 
@@ -185,37 +215,58 @@ static int demote_pieces(uintptr_t a, uintptr_t b)
 			n++;
 		}
 	}
-	pthread_mutex_unlock(&oms_map_lock);
+	oms_map_unlock();
 	return n;
 }
 
 int oms_region_mprotect(void *addr, size_t len, int prot)
 {
+	/* With pieces, the call is made under the lock: if it stops at a
+	 * hole, the walk below must see the same mappings the kernel saw. */
+	int have = __atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE) != 0;
+	if (have)
+		pthread_mutex_lock(&oms_map_lock);
 	int r = oms_sys_mprotect(addr, len, prot);
 	if (r < 0 && errno == EACCES && (prot & PROT_EXEC)) {
 		/* OOMSHIELD_DIR is mounted noexec: code (a JIT's) cannot live in
 		 * our files.  Anonymous memory could take PROT_EXEC, so the
 		 * range becomes anonymous memory and the call is retried. */
+		if (have)
+			pthread_mutex_unlock(&oms_map_lock);
 		uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(oms_page - 1);
 		uintptr_t b = (uintptr_t)addr + oms_page_up(len);
 		int n = oms_live ? oms_big_demote(addr, len) : 0;
-		if (__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
+		if (have)
 			n += demote_pieces(a, b);
-		if (n) {
-			errno = EACCES;
+		if (have)
+			pthread_mutex_lock(&oms_map_lock);
+		errno = EACCES;
+		if (n)
 			r = oms_sys_mprotect(addr, len, prot);
-		}
 	}
+	int e = errno;
+	if (have && (r == 0 || e == ENOMEM)) {
+		uintptr_t a = (uintptr_t)addr, b = a + oms_page_up(len), x = a;
+		size_t lo, hi;
+		oms_pieces_span(a, b, &lo, &hi);
+		for (size_t i = lo; i < hi; i++) {
+			/* A hole stopped the kernel (ENOMEM): it changed the
+			 * mappings before the hole and none after.  The parts
+			 * that are not ours are done again in order - nothing
+			 * changes up to the hole - and the first that fails
+			 * holds it: our pieces after it keep their protection. */
+			if (r < 0 && oms_pieces[i].start > x &&
+			    oms_sys_mprotect((void *)x, oms_pieces[i].start - x, prot) < 0)
+				break;
+			oms_pieces[i].prot = prot;
+			x = oms_pieces[i].end;
+		}
+		oms_pieces_coalesce(lo, hi);
+	}
+	if (have)
+		oms_map_unlock();
 	if (r == 0 && oms_live)
 		oms_big_note_own(addr, len);
-	if (r < 0 || !__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
-		return r;
-	size_t lo, hi;
-	pthread_mutex_lock(&oms_map_lock);
-	oms_pieces_span((uintptr_t)addr, (uintptr_t)addr + oms_page_up(len), &lo, &hi);
-	for (size_t i = lo; i < hi; i++)
-		oms_pieces[i].prot = prot;
-	oms_pieces_coalesce(lo, hi);
-	pthread_mutex_unlock(&oms_map_lock);
+	errno = e;
 	return r;
 }

@@ -53,13 +53,21 @@ void oms_region_fork_prepare(void)
 			p->ar->retired = 1;
 			continue;
 		}
-		/* No fd to remap from: snapshot through memory. */
+		/* No fd to remap from: snapshot through memory, whatever the
+		 * protection (oms_pieces_read), and with it: the child gets
+		 * the snapshot as it is.  A WIPEONFORK piece reads zero in the
+		 * child: its snapshot is left empty. */
 		p->snap = oms_sys_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 				       -1, 0);
-		if (p->snap == MAP_FAILED)
+		if (p->snap == MAP_FAILED) {
 			p->snap = NULL;
-		else if (p->prot & PROT_READ)
-			memcpy(p->snap, (void *)p->start, len);
+			continue;
+		}
+		if ((!(p->flags & OMS_P_WIPE) && oms_pieces_read(p->start, p->end, p->snap) < 0) ||
+		    (p->prot != (PROT_READ | PROT_WRITE) && oms_sys_mprotect(p->snap, len, p->prot) < 0)) {
+			oms_sys_munmap(p->snap, len);
+			p->snap = NULL;
+		}
 	}
 	if (oms_arena_retired_current())
 		__atomic_fetch_add(&oms_stats.forks_cow, 1, __ATOMIC_RELAXED);
@@ -84,8 +92,8 @@ static void after_fork(int child)
 			else
 				oms_sys_munmap(p->snap, len);
 			p->snap = NULL;
-			if (child) { /* now plain anonymous memory */
-				oms_pieces_redump(p);
+			if (child) { /* now plain anonymous memory, with the advice */
+				oms_pieces_keep_advice(p, (void *)p->start, len);
 				oms_budget_give(len);
 				oms_arena_unref(p->ar);
 				oms_pieces_delete(i);
@@ -101,7 +109,7 @@ void oms_region_fork_parent(void)
 {
 	if (oms_npieces)
 		after_fork(0);
-	pthread_mutex_unlock(&oms_map_lock);
+	oms_map_unlock();
 }
 
 void oms_region_fork_child(void)
@@ -113,5 +121,5 @@ void oms_region_fork_child(void)
 	oms_arena_fork_child();
 	if (oms_npieces)
 		after_fork(1);
-	pthread_mutex_unlock(&oms_map_lock);
+	oms_map_unlock();
 }

@@ -32,6 +32,11 @@
 #define MADV_WIPEONFORK 18
 #define MADV_KEEPONFORK 19
 #endif
+#ifdef MAP_32BIT
+#define OMS_MAP_32BIT MAP_32BIT
+#else
+#define OMS_MAP_32BIT 0 /* x86-64 only */
+#endif
 #ifndef MADV_DONTNEED_LOCKED
 #define MADV_DONTNEED_LOCKED 24 /* Linux 5.18 */
 #endif
@@ -64,7 +69,7 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 			/* The kernel replaced whatever was there, ours included. */
 			pthread_mutex_lock(&oms_map_lock);
 			oms_pieces_forget((uintptr_t)p, (uintptr_t)p + oms_page_up(len), 1);
-			pthread_mutex_unlock(&oms_map_lock);
+			oms_map_unlock();
 		}
 		return p;
 	}
@@ -101,9 +106,28 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 		goto fallback;
 	}
 	int f = (flags & ~(MAP_TYPE | MAP_ANONYMOUS)) | MAP_SHARED;
-	void *p = oms_sys_mmap(addr, rl, prot, f, a->fd, (off_t)o);
+	void *at = addr;
+	if (addr) {
+		/* A hint: the program gets the address anonymous memory would
+		 * get.  The kernel places a file mapping by other rules (it pads
+		 * the search by 2 MiB for huge-page alignment, so an exact-fit
+		 * hint is passed over): an anonymous reservation finds the
+		 * anonymous address, and the file is mapped over it. */
+		at = oms_sys_mmap(addr, rl, PROT_NONE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (flags & OMS_MAP_32BIT), -1, 0);
+		if (at == MAP_FAILED) {
+			err = errno;
+			oms_arena_punch(a, o, rl);
+			oms_arena_free(a, o, rl);
+			goto fallback;
+		}
+		f |= MAP_FIXED;
+	}
+	void *p = oms_sys_mmap(at, rl, prot, f, a->fd, (off_t)o);
 	if (p == MAP_FAILED) {
 		err = errno;
+		if (addr)
+			oms_sys_munmap(at, rl);
 		oms_arena_punch(a, o, rl);
 		oms_arena_free(a, o, rl);
 		goto fallback;
@@ -119,11 +143,11 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 	oms_advise_new(p, rl, MADV_NORMAL);
 	__atomic_fetch_add(&oms_stats.blocks, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&oms_stats.bytes, len, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&oms_map_lock);
+	oms_map_unlock();
 	errno = e;
 	return p;
 fallback:
-	pthread_mutex_unlock(&oms_map_lock);
+	oms_map_unlock();
 	oms_budget_give(rl);
 	oms_stats_fallback(cause, err, len);
 	errno = e;
@@ -139,7 +163,7 @@ int oms_region_munmap(void *addr, size_t len)
 	int r = oms_sys_munmap(addr, len);
 	if (r == 0)
 		oms_pieces_forget((uintptr_t)addr, (uintptr_t)addr + oms_page_up(len), 1);
-	pthread_mutex_unlock(&oms_map_lock);
+	oms_map_unlock();
 	return r;
 }
 
@@ -153,6 +177,6 @@ size_t oms_region_ranges(struct oms_range *out, size_t cap, int advice)
 		if (advice >= 0) /* advise.c: under the lock, so never a reused range */
 			oms_sys_madvise(out[n - 1].addr, out[n - 1].len, advice);
 	}
-	pthread_mutex_unlock(&oms_map_lock);
+	oms_map_unlock();
 	return n;
 }

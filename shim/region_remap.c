@@ -45,14 +45,14 @@ static void *grow_anon(size_t i, size_t nl)
 {
 	struct oms_piece *p = &oms_pieces[i];
 	size_t ol = p->end - p->start;
-	if (!(p->prot & PROT_READ)) {
-		errno = ENOMEM;
-		return MAP_FAILED;
-	}
 	char *dst = oms_sys_mmap(NULL, nl, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (dst == MAP_FAILED)
 		return MAP_FAILED;
-	memcpy(dst, (void *)p->start, ol);
+	if (oms_pieces_read(p->start, p->end, dst) < 0) { /* whatever its protection */
+		oms_sys_munmap(dst, nl);
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
 	if (p->prot != (PROT_READ | PROT_WRITE))
 		oms_sys_mprotect(dst, nl, p->prot);
 	oms_pieces_keep_advice(p, dst, nl);
@@ -107,38 +107,104 @@ static int merge_pieces(uintptr_t a, uintptr_t b, uint64_t room, size_t *lo, siz
 	return 0;
 }
 
-/* Reverse oms_pieces[i, j). */
-static void reverse(size_t i, size_t j)
+/* Unmapped parts of a source range, in order (find_holes). */
+struct holes {
+	uintptr_t x[64], y[64];
+	size_t n;
+};
+
+/* Append the unmapped parts of [x, y), where no piece of ours is, to h,
+ * by bisection: msync(MS_ASYNC) - which only checks the range - says
+ * whether all of it is mapped, a MAP_FIXED_NOREPLACE probe whether none of
+ * it is.  Too many parts: the rest are taken as mapped (their targets'
+ * pieces are forgotten: never an extent two mappings use). */
+static void find_holes(uintptr_t x, uintptr_t y, struct holes *h)
 {
-	while (i + 1 < j) {
-		struct oms_piece t = oms_pieces[i];
-		oms_pieces[i++] = oms_pieces[--j];
-		oms_pieces[j] = t;
+	if (x >= y || h->n == 64)
+		return;
+	int e = errno;
+	if (oms_os.msync((void *)x, y - x, MS_ASYNC) == 0 || errno != ENOMEM) {
+		errno = e;
+		return; /* all mapped */
+	}
+	int none = y - x == oms_page;
+	if (!none) {
+		void *q = oms_sys_mmap((void *)x, y - x, PROT_NONE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+		if (q != MAP_FAILED)
+			oms_sys_munmap(q, y - x);
+		none = q == (void *)x;
+	}
+	errno = e;
+	if (none) {
+		if (h->n && h->y[h->n - 1] == x)
+			h->y[h->n - 1] = y;
+		else {
+			h->x[h->n] = x;
+			h->y[h->n++] = y;
+		}
+		return;
+	}
+	uintptr_t m = x + (y - x) / oms_page / 2 * oms_page;
+	find_holes(x, m, h);
+	find_holes(m, y, h);
+}
+
+/* Before a move of [a, a+len) to t: the holes of the source, where the
+ * target keeps what it has, found only where the target has pieces of
+ * ours (elsewhere it does not matter to the table). */
+static void source_holes(uintptr_t a, uintptr_t len, uintptr_t t, struct holes *h)
+{
+	h->n = 0;
+	uintptr_t x = a, b = a + len;
+	for (size_t i = oms_pieces_find(a);; i++) {
+		uintptr_t next = i < oms_npieces && oms_pieces[i].start < b ? oms_pieces[i].start : b;
+		if (next > x) {
+			size_t j = oms_pieces_find(x - a + t);
+			if (j < oms_npieces && oms_pieces[j].start < next - a + t)
+				find_holes(x, next, h);
+		}
+		if (next == b)
+			break;
+		x = oms_pieces[i].end < b ? oms_pieces[i].end : b;
 	}
 }
 
 /* The kernel moved every mapping in [a, a+len) to [t, t+len) at once
  * (Linux 6.17 and later move several mappings in one MREMAP_FIXED call):
- * so do the pieces.  The ranges do not overlap (the kernel refuses that). */
-static void shift_pieces(uintptr_t a, uintptr_t len, uintptr_t t)
+ * so do the pieces.  Each moved mapping replaced its part of the target;
+ * the target's parts across the source's holes (h) kept what they had.
+ * The ranges do not overlap (the kernel refuses that). */
+static void forget_target(uintptr_t a, uintptr_t len, uintptr_t t, const struct holes *h)
 {
-	size_t lo, hi, k;
-	oms_pieces_forget(t, t + len, 1); /* what was mapped at the target is gone */
+	uintptr_t x = a;
+	for (size_t i = 0; i <= h->n; i++) {
+		uintptr_t y = i < h->n ? h->x[i] : a + len;
+		if (y > x)
+			oms_pieces_forget(x - a + t, y - a + t, 1);
+		if (i < h->n)
+			x = h->y[i];
+	}
+}
+
+static void shift_pieces(uintptr_t a, uintptr_t len, uintptr_t t, const struct holes *h)
+{
+	size_t lo, hi;
+	forget_target(a, len, t, h);
 	oms_pieces_span(a, a + len, &lo, &hi);
 	for (size_t i = lo; i < hi; i++) {
 		oms_pieces[i].start = oms_pieces[i].start - a + t;
 		oms_pieces[i].end = oms_pieces[i].end - a + t;
 	}
-	/* Keep the table sorted: rotate the moved run to its new place. */
-	if (t > a) {
-		for (k = hi; k < oms_npieces && oms_pieces[k].start < t; k++)
-			;
-		reverse(lo, hi), reverse(hi, k), reverse(lo, k);
-	} else {
-		for (k = lo; k > 0 && oms_pieces[k - 1].start > t; k--)
-			;
-		reverse(k, lo), reverse(lo, hi), reverse(k, hi);
-	}
+	/* Keep the table sorted: the moved run may now sit between pieces
+	 * the target kept; an insertion sort does it in one pass over what
+	 * lies between the two places. */
+	for (size_t i = 1; i < oms_npieces; i++)
+		for (size_t j = i; j > 0 && oms_pieces[j - 1].start > oms_pieces[j].start; j--) {
+			struct oms_piece tmp = oms_pieces[j];
+			oms_pieces[j] = oms_pieces[j - 1];
+			oms_pieces[j - 1] = tmp;
+		}
 }
 
 void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
@@ -165,15 +231,23 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 		/* old_size 0 duplicates a shared mapping (an old_size that
 		 * rounds up past the top wraps to 0 in the kernel too); on the
 		 * private memory the program asked for, the kernel says EINVAL. */
-		pthread_mutex_unlock(&oms_map_lock);
+		oms_map_unlock();
 		errno = EINVAL;
 		return MAP_FAILED;
 	}
 	if (!ours || nl < new_len) {
+		/* A move of unchanged size may be of several mappings (Linux
+		 * 6.17+): the target keeps its parts across the source's holes. */
+		struct holes h = {.n = 0};
+		int multi = (flags & MREMAP_FIXED) && !(flags & MREMAP_DONTUNMAP) && ol == nl && nl >= new_len;
+		if (multi)
+			source_holes(a, ol, (uintptr_t)new_addr, &h);
 		void *r = oms_sys_mremap(old, old_len, new_len, flags, new_addr);
-		if (r != MAP_FAILED && (flags & MREMAP_FIXED))
+		if (r != MAP_FAILED && multi)
+			forget_target(a, ol, (uintptr_t)r, &h);
+		else if (r != MAP_FAILED && (flags & MREMAP_FIXED))
 			oms_pieces_forget((uintptr_t)r, (uintptr_t)r + nl, 1); /* target replaced */
-		pthread_mutex_unlock(&oms_map_lock);
+		oms_map_unlock();
 		return r;
 	}
 	void *r = MAP_FAILED;
@@ -191,9 +265,11 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 		if (nl == ol && (flags & MREMAP_FIXED) && !(flags & MREMAP_DONTUNMAP)) {
 			/* A move of several mappings: newer kernels do it in
 			 * one call, with no copy. */
+			struct holes h;
+			source_holes(a, ol, (uintptr_t)new_addr, &h);
 			r = oms_sys_mremap(old, old_len, new_len, flags, new_addr);
 			if (r != MAP_FAILED) {
-				shift_pieces(a, ol, (uintptr_t)r);
+				shift_pieces(a, ol, (uintptr_t)r, &h);
 				goto out;
 			}
 			if (errno != EFAULT)
@@ -282,7 +358,12 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 	oms_pieces_forget((uintptr_t)r, (uintptr_t)r + nl, 1); /* MREMAP_FIXED replaced these */
 	moved.start = (uintptr_t)r;
 	moved.end = (uintptr_t)r + nl;
-	oms_pieces_insert(moved);
+	oms_pieces_insert(moved); /* cannot fail: a slot was just freed */
+	/* Grown in place up to the next piece's extent, or moved next to a
+	 * piece that continues it: one piece again, as the kernel merges
+	 * its VMAs (a later resize of both must not need a copy). */
+	size_t k = oms_pieces_find(moved.start);
+	oms_pieces_coalesce(k, k + 1);
 	if (flags & MREMAP_DONTUNMAP) {
 		/* The kernel leaves the old range mapped to the same file
 		 * extent; private memory would be left empty.  Fresh anonymous
@@ -296,7 +377,7 @@ void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 		errno = e;
 	}
 out:
-	pthread_mutex_unlock(&oms_map_lock);
+	oms_map_unlock();
 	if (fb && r != MAP_FAILED)
 		oms_stats_fallback(fb_cause, fb_err, nl);
 	if (r != MAP_FAILED)
