@@ -1,18 +1,21 @@
 /* forkback.c - see forkback.h.
  *
- * Invariants
- * - rd[0..nrd) are read ends of pipes whose write ends only children (and
- *   their forked descendants) hold; each is counted as one of the shim's
- *   fds (os.c).  Under fb_mu.
- * - `blind`: a fork left memory frozen without a pipe (no fd could be
- *   had): that memory can never be proven free of children, so no switch
- *   runs in this process again (it stays as before issue 17: frozen).
+ * Invariants (under fb_mu)
+ * - sentinel: -1, or our read-only open of the memfd whose writable opens
+ *   the children hold (one per fork that froze something); counted as one
+ *   of the shim's fds.  Kept from one fork to the next.
+ * - anchor: our own PROT_NONE page, never the program's: prepare maps the
+ *   sentinel over it, parent maps the anchor back; the child keeps the
+ *   sentinel there and takes a new anchor.  0 if none could be had.
+ * - `blind`: a fork left memory frozen that no sentinel watches (no fd, no
+ *   memfd, no /proc, no leases): no switch runs in this process again (it
+ *   stays as before issue 17: frozen, private, correct).
  * - oms_forkback_armed is 1 from the fork that froze something until the
  *   switch has run; oms_forkback_due is 1 when the slow paths must call
  *   oms_forkback_run: a switch is due, or there is no ticker thread and the
- *   read ends are to be polled there.
- * - owner: the pid whose fork made the pipes; a vfork child (same memory,
- *   other pid, no fork handlers) never switches.
+ *   sentinel is to be tested there.
+ * - owner: the pid whose fork armed us; a vfork child (same memory, other
+ *   pid, no fork handlers) never switches.
  */
 #include "forkback.h"
 #include "big.h"
@@ -25,58 +28,56 @@
 #include "ticker.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#define MAX_RD 256
 
 int oms_forkback_due;
 int oms_forkback_armed;
 
 static pthread_mutex_t fb_mu = PTHREAD_MUTEX_INITIALIZER;
-static int rd[MAX_RD], nrd;
+static int sentinel = -1;
+static void *anchor;
+static int pend; /* prepare mapped the sentinel over the anchor */
 static int blind;
 static pid_t owner;
-static int pend_w = -1, pend_r = -1; /* prepare's pipe, for the two handlers */
-static uint64_t retry_ms;              /* next thread test when one failed */
+static uint64_t retry_ms; /* next thread test when one failed */
 
-/* The slow paths poll only when no thread of ours does. */
+static void *new_anchor(void)
+{
+	void *a = oms_sys_mmap(NULL, (size_t)oms_page, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return a == MAP_FAILED ? NULL : a;
+}
+
+void oms_forkback_init(void)
+{
+	pthread_mutex_lock(&fb_mu);
+	if (!anchor)
+		anchor = new_anchor();
+	pthread_mutex_unlock(&fb_mu);
+}
+
+/* The slow paths test only when no thread of ours does. */
 static void set_due_for_watch(void)
 {
 	if (!oms_ticker_tid())
 		__atomic_store_n(&oms_forkback_due, 1, __ATOMIC_RELAXED);
 }
 
-/* Under fb_mu: close the read ends that reached EOF; 1 when none is left. */
+/* Under fb_mu: 1 when no child holds the sentinel any more. */
 static int poll_locked(void)
 {
-	if (nrd == 0)
-		return 1;
-	struct pollfd p[MAX_RD];
-	for (int i = 0; i < nrd; i++)
-		p[i] = (struct pollfd){.fd = rd[i], .events = POLLIN};
-	if (poll(p, (nfds_t)nrd, 0) < 0)
-		return 0;
-	int k = 0;
-	for (int i = 0; i < nrd; i++) {
-		char c;
-		/* POLLHUP: no writer left.  POLLIN without data is EOF too; a
-		 * child writes nothing, so data means "still open". */
-		if ((p[i].revents & (POLLHUP | POLLERR | POLLNVAL)) ||
-		    ((p[i].revents & POLLIN) && read(rd[i], &c, 1) == 0)) {
-			if (!(p[i].revents & POLLNVAL))
-				oms_os.close(rd[i]);
-			else
-				oms_os_fd_forget(); /* the program closed it */
-			continue;
-		}
-		rd[k++] = rd[i];
+	int r = oms_os_sentinel_free(sentinel);
+	if (r < 0) {
+		blind = 1; /* leases refused: never provable, stay frozen */
+		__atomic_store_n(&oms_forkback_armed, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
 	}
-	nrd = k;
-	return nrd == 0;
+	return r == 1;
 }
 
 /* Poll; 1 when a switch is due. */
@@ -168,7 +169,7 @@ void oms_forkback_after_wait(void)
 void oms_forkback_prepare(void)
 {
 	pthread_mutex_lock(&fb_mu);
-	pend_r = pend_w = -1;
+	pend = 0;
 	/* Something to watch: anything frozen here by a fork, now or before
 	 * (the handlers before this one have just frozen what they could). */
 	int any = 0;
@@ -178,47 +179,55 @@ void oms_forkback_prepare(void)
 		any = !!(oms_pieces[i].flags & OMS_P_FORKED);
 	if (!any || blind)
 		return;
-	int fds[2];
-	if (nrd == MAX_RD || oms_os_pipe_high(fds) < 0) {
+	if (sentinel < 0)
+		sentinel = oms_os_sentinel_open();
+	if (sentinel < 0 || !anchor || oms_os_sentinel_map(sentinel, anchor) < 0) {
 		blind = 1; /* this child could never be seen to go */
 		return;
 	}
-	pend_r = fds[0];
-	pend_w = fds[1];
+	pend = 1;
 }
 
 void oms_forkback_parent(void)
 {
-	if (pend_w >= 0) {
-		oms_os.close(pend_w);
-		rd[nrd++] = pend_r;
-		owner = getpid();
-		__atomic_store_n(&oms_forkback_armed, 1, __ATOMIC_RELAXED);
-		__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
-		set_due_for_watch();
+	int watch = 0;
+	if (pend) {
+		/* Our view of the sentinel goes; the child's stays.  Should the
+		 * anchor not come back, the view stays ours: never free, frozen
+		 * for good - safe. */
+		if (oms_sys_mmap(anchor, (size_t)oms_page, PROT_NONE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+				 0) == anchor) {
+			owner = getpid();
+			__atomic_store_n(&oms_forkback_armed, 1, __ATOMIC_RELAXED);
+			__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
+			set_due_for_watch();
+			watch = 1;
+		}
+		pend = 0;
 	}
 	if (blind) {
 		__atomic_store_n(&oms_forkback_armed, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
 	}
-	int watch = pend_r >= 0;
-	pend_r = pend_w = -1;
 	pthread_mutex_unlock(&fb_mu); /* nothing logs here: oms_lock is still held */
 	if (watch)
-		oms_ticker_wake(); /* poll every OMS_FORKBACK_FAST_MS from now */
+		oms_ticker_wake(); /* test every OMS_FORKBACK_FAST_MS from now */
 }
 
 void oms_forkback_child(void)
 {
-	/* The child holds only the write end: the read ends are the parent's
-	 * business.  Its own frozen memory is its parent's file too, so it
-	 * never switches (big.c and region_fork.c cleared the marks). */
-	for (int i = 0; i < nrd; i++)
-		oms_os.close(rd[i]);
-	if (pend_r >= 0)
-		oms_os.close(pend_r);
-	nrd = 0;
-	pend_r = pend_w = -1;
+	/* The sentinel view at the anchor is what says "this child lives":
+	 * it stays; our anchor is a new page.  The child's own frozen memory
+	 * is its parent's file too, so it never switches (big.c and
+	 * region_fork.c cleared the marks); a fork of its own gets a
+	 * sentinel of its own. */
+	if (pend)
+		anchor = new_anchor();
+	if (sentinel >= 0)
+		oms_os.close(sentinel);
+	sentinel = -1;
+	pend = 0;
 	blind = 0;
 	retry_ms = 0;
 	__atomic_store_n(&oms_forkback_armed, 0, __ATOMIC_RELAXED);

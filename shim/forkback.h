@@ -1,13 +1,19 @@
 /* forkback.h - memory frozen at fork goes back into its files once no
  * child can see it (issue 17; big.c says why fork freezes it).
  *
- * Detection.  Each fork that leaves something frozen makes a close-on-exec
- * pipe in the prepare handler.  The parent keeps only the read end, the
- * child only the write end, which closes when the child execs or exits
- * (also as a zombie).  A grandchild forked without exec inherits it and
- * delays the switch (conservative).  When every read end has reached EOF,
- * a switch is due (`oms_forkback_due`).  The ticker's job polls the read
- * ends; without the thread the program's own calls do.
+ * Detection: a sentinel the children hold in their address space.  A
+ * fork that leaves something frozen maps, in the prepare handler, a fresh
+ * writable open of one memfd (PROT_NONE, one page) over our anchor page;
+ * the parent handler puts the anchor back, the child keeps the view.  That
+ * open lives as long as some process still has an address space forked
+ * from this one's snapshot: it goes when the child execs or exits (or the
+ * last of its forked descendants does), and not when a daemon closes every
+ * descriptor, which a close-on-exec pipe end would not survive.  The
+ * parent's read-only open of the memfd can take a read lease exactly when
+ * no writable open is left (oms_os_sentinel_free): then a switch is due.
+ * The ticker's job tests that; without the thread the program's own calls
+ * do (wait*, the large paths).  The anchor is reserved at start, before
+ * the program could have made a hole there that it might later map over.
  *
  * The switch.  The kernel has no atomic "copy these private pages into the
  * file and map it shared", so it runs only where no program thread can
@@ -20,8 +26,8 @@
  * switches back: there is no way to stop its other threads without
  * changing what they see (EINTR from nanosleep, poll, read...).
  *
- * Lock: fb_mu guards the list of read ends; a leaf, taken last in the fork
- * prepare handler (after oms_lock).  The switch takes oms_map_lock, then
+ * Lock: fb_mu guards the sentinel and the anchor; a leaf, taken last in
+ * the fork prepare handler (after oms_lock).  The switch takes oms_map_lock, then
  * oms_lock, one after the other and only with trylock: a wait() called from
  * a signal handler may interrupt this very thread inside the shim.
  */
@@ -29,11 +35,14 @@
 #define OMS_FORKBACK_H
 
 /* Nonzero while the slow paths must call oms_forkback_run: a switch is due,
- * or (no thread) read ends are to be polled.  One relaxed load. */
+ * or (no thread) the sentinel is to be tested.  One relaxed load. */
 extern int oms_forkback_due;
-/* Nonzero while read ends are watched or a switch is due. */
+/* Nonzero from a fork that froze something until the switch has run. */
 extern int oms_forkback_armed;
 
+/* The constructor: reserve the anchor page. */
+void oms_forkback_init(void);
+/* Test the sentinel if due, and switch if no child is left. */
 void oms_forkback_run(void);
 /* After a wait-family call returned: poll now, and switch if due. */
 void oms_forkback_after_wait(void);
@@ -44,9 +53,9 @@ static inline void oms_forkback_check(void)
 		oms_forkback_run();
 }
 
-/* The ticker's job: poll the read ends; sets the due flag. */
+/* The ticker's job: test the sentinel; sets the due flag. */
 void oms_forkback_job(void);
-/* Its fast period: while read ends are watched, poll every this many ms. */
+/* Its fast period: while children are watched, test every this many ms. */
 unsigned oms_forkback_wanted_ms(void);
 #define OMS_FORKBACK_FAST_MS 50
 

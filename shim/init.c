@@ -14,10 +14,10 @@
  *   huge give-up  huge.c, right after read-around, on its sample;
  *   cache decay   big.c, every interval;
  *   fork switch-back  forkback.c, every interval, every 50 ms while a
- *                 fork's children are watched: polls their pipes and
+ *                 fork's children are watched: tests the sentinel and
  *                 marks the switch due (it runs on the program's thread,
  *                 forkback.h); without the thread the program's large
- *                 calls poll;
+ *                 calls and wait* test;
  *   DefragTick    defrag.c, every interval, last: a compaction may block
  *                 for seconds.
  * OOMSHIELD_DEFRAG=0 leaves DefragTick out; OOMSHIELD_THREAD=0 starts no
@@ -124,8 +124,10 @@ __attribute__((constructor)) static void oms_ctor(void)
 	pthread_atfork(prepare, parent, child);
 	oms_advise_hook(oms_region_ranges, oms_huge_watch);
 	oms_heap_start();
-	if (!oms_cfg.disable && oms_cfg.dir_ok)
+	if (!oms_cfg.disable && oms_cfg.dir_ok) {
 		oms_os_fd_prepare(); /* before any thread of ours exists */
+		oms_forkback_init(); /* before main can have made holes */
+	}
 	if (oms_cfg.thread && add_jobs()) {
 		if (oms_cfg.dir_ok)
 			oms_advise_start(); /* only with the thread that can undo it */

@@ -377,19 +377,50 @@ int oms_os_only_threads(pid_t a, pid_t b)
 	return ok;
 }
 
-int oms_os_pipe_high(int fds[2])
+/* /proc/self/fd/N opens the file N names anew: a struct file of its own,
+ * which is what the lease test counts (forkback.h). */
+static int reopen(int fd, int flags)
+{
+	char path[40];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	return open(path, flags | O_CLOEXEC);
+}
+
+int oms_os_sentinel_open(void)
 {
 	unsigned long lim = nofile_limit();
-	if ((unsigned long)__atomic_load_n(&shim_fds, __ATOMIC_RELAXED) + 2 > lim / 4) {
+	if ((unsigned long)__atomic_load_n(&shim_fds, __ATOMIC_RELAXED) >= lim / 4) {
 		errno = EMFILE;
 		return -1;
 	}
-	if (pipe2(fds, O_CLOEXEC) < 0)
+	int m = (int)syscall(SYS_memfd_create, "oomshield-fork", MFD_CLOEXEC);
+	if (m < 0)
 		return -1;
-	fds[0] = fd_high(fds[0], lim);
-	fds[1] = fd_high(fds[1], lim);
-	__atomic_fetch_add(&shim_fds, 2, __ATOMIC_RELAXED);
-	return 0;
+	int fd = reopen(m, O_RDONLY);
+	close(m);
+	if (fd < 0)
+		return -1;
+	__atomic_fetch_add(&shim_fds, 1, __ATOMIC_RELAXED);
+	return fd_high(fd, lim);
+}
+
+int oms_os_sentinel_map(int sentinel, void *at)
+{
+	int w = reopen(sentinel, O_RDWR);
+	if (w < 0)
+		return -1;
+	void *v = oms_sys_mmap(at, (size_t)oms_page, PROT_NONE, MAP_SHARED | MAP_FIXED, w, 0);
+	close(w); /* the mapping keeps the struct file */
+	return v == at ? 0 : -1;
+}
+
+int oms_os_sentinel_free(int sentinel)
+{
+	if (fcntl(sentinel, F_SETLEASE, F_RDLCK) == 0) {
+		fcntl(sentinel, F_SETLEASE, F_UNLCK);
+		return 1;
+	}
+	return errno == EAGAIN ? 0 : -1;
 }
 
 /* Bits of a /proc/self/pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */

@@ -89,9 +89,15 @@ int oms_os_remap_over(void *addr, size_t len, int prot, int flags, int fd, off_t
  * 1 if every thread of the process is a or b (0: another one; -1: cannot
  * tell). */
 int oms_os_only_threads(pid_t a, pid_t b);
-/* pipe2(O_CLOEXEC), both ends moved high and counted as the shim's fds
- * (close them with oms_os.close); 0 or -1 (EMFILE past the shim's share). */
-int oms_os_pipe_high(int fds[2]);
+/* The fork sentinel (forkback.h).  sentinel_open: a new memfd, opened
+ * read-only (counted as the shim's fd, placed high); -1 past the shim's
+ * share or without memfd or /proc.  sentinel_map: maps a fresh writable
+ * open of it, PROT_NONE MAP_SHARED|MAP_FIXED, over the page at `at`; 0 or
+ * -1.  sentinel_free: 1 when no writable open of it is left anywhere (a
+ * read lease can be had), 0 while one is, -1 when leases do not work. */
+int oms_os_sentinel_open(void);
+int oms_os_sentinel_map(int sentinel, void *at);
+int oms_os_sentinel_free(int sentinel);
 /* Write every private (copy-on-write, anonymous or swapped) page of the
  * MAP_PRIVATE file view [addr, addr+len) into fd at off + its offset in
  * the range, read from /proc/self/pagemap; pages still the file's are not
