@@ -280,6 +280,31 @@ if want 5; then
 	[ -n "$why" ] && skiprow 5-xfs "fork on XFS/Btrfs" "$why"
 fi
 
+# ---- row 5x: fork + exec, then the switch back (issue 17) ---------------------
+# forkx prints "forkexec_ms rewrite_ms": fork + exec /bin/true + waitpid of a
+# process with a written block, then the parent rewriting every page.  On
+# ext4 the shim's fork freezes the block copy-on-write and its waitpid
+# wrapper maps it shared of its file again, so the rewrite goes to the file.
+if want 5x; then
+	echo "== 5x fork + exec /bin/true + waitpid with a large block, then the switch back and a rewrite"
+	fs=$(df -T "$DIR" | awk 'NR==2 {print $2}')
+	if [ "$fs" != ext4 ]; then skiprow 5x "fork+exec then switch back" "$DIR is $fs, not ext4"
+	else
+		rounds=$(q 2 5); mib=$(q 64 256); v=; w=; x=; back=0
+		for r in $(seq "$rounds"); do
+			run_prog a "$BIN/forkx" "$mib" || continue
+			run_prog b env LD_PRELOAD="$LIB" OOMSHIELD_DIR="$DIR" OOMSHIELD_STATS=1 "$BIN/forkx" "$mib" || continue
+			grep 'forks_cow=[1-9]' "$T/err" | grep -q 'forks_back=[1-9]' && back=$((back + 1))
+			read -r fa ra <<<"$a"; read -r fb rb <<<"$b"
+			v+=" $(ratio "$(awk -v f="$fb" -v r="$rb" 'BEGIN {print f + r}')" "$(awk -v f="$fa" -v r="$ra" 'BEGIN {print f + r}')")"
+			w+=" $(ratio "$fb" "$fa")"; x+=" $(ratio "$rb" "$ra")"
+		done
+		note "total ratios $v; fork+exec+wait ratios $w; rewrite ratios $x (last: glibc $fa + $ra ms, shim $fb + $rb ms); switched back in $back of $rounds shim runs"
+		result 5x "fork+exec $mib MiB, switch back, rewrite" "glibc, anonymous" "x time" "$v" - - \
+			"fork+exec+waitpid x$(stats "$w" | cut -d' ' -f1) (glibc $fa ms, shim $fb ms, switch back included); rewrite of every page after x$(stats "$x" | cut -d' ' -f1) (glibc $ra ms, shim $rb ms); switched back (forks_back) in $back of $rounds runs"
+	fi
+fi
+
 # ---- rows 6a/6b: memory pressure ------------------------------------------
 LIM=$(q 64 256)                      # cgroup limit, MiB
 SEQ=$((LIM * 4))                     # 6a data, MiB
