@@ -6,7 +6,8 @@
 # "ok MODE shared=S" (S = 1: the buffer is a shared file mapping at the end).
 #   a. no cgroup: every mode x {malloc, mmap} switches back (shared=1), but
 #      "threads" (a second program thread alive) keeps the private view
-#      (shared=0, documented limit) with correct data; also without the
+#      (shared=0, documented limit) with correct data; a child that closes
+#      every descriptor still sees its snapshot; also without the
 #      ticker thread (OOMSHIELD_THREAD=0).  No file left, stdout clean.
 #   b. headline style: the buffer is larger than a memory-cgroup limit;
 #      after fork + exec/exit/loop/prefork the program rewrites all of it
@@ -54,14 +55,16 @@ fb() {
 
 # ---- a. no cgroup ---------------------------------------------------------
 for kind in malloc mmap; do
-	for mode in exec exit loop prefork race; do
+	# daemon: a live child that closed every descriptor keeps its
+	# snapshot (a close-on-exec pipe as the sign of exec would not).
+	for mode in exec exit loop prefork daemon race; do
 		fb "$mode/$kind" "ok $mode shared=1" "$mode" 64 "$kind" OOMSHIELD_THRESHOLD=64K
 	done
 	# A second program thread: the switch never runs (it could lose that
 	# thread's writes), the data stay right in the private view.
 	fb "threads/$kind" "ok threads shared=0" threads 64 "$kind" OOMSHIELD_THRESHOLD=64K
 	# No ticker thread: the wait wrapper (exec) and the next large malloc
-	# (race: reaped by a raw wait4) poll the pipe themselves.
+	# (race: reaped by a raw wait4) test the sentinel themselves.
 	fb "exec/$kind/nothread" "ok exec shared=1" exec 64 "$kind" OOMSHIELD_THREAD=0
 	fb "race/$kind/nothread" "ok race shared=1" race 64 "$kind" OOMSHIELD_THREAD=0
 done

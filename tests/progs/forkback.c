@@ -4,6 +4,11 @@
  *   exec     fork + exec true, waitpid, rewrite everything
  *   exit     fork + _exit, waitpid, rewrite
  *   loop     50 x (fork + exec true, write a slice while it runs, waitpid)
+ *   daemon   a live child that closes every descriptor but its two pipe
+ *            ends (as daemons do); the parent then calls waitpid(WNOHANG)
+ *            and a large malloc (chances to switch) and rewrites
+ *            everything: the child must still see the memory as it was
+ *            at the fork, and the parent's memory must stay private
  *   prefork  a live child: exact fork semantics both ways; then the child
  *            exits and the parent rewrites everything
  *   threads  fork + exec with a second thread alive, two threads rewrite
@@ -124,6 +129,42 @@ int main(int argc, char **argv)
 		ok = check(0, len, 2);
 		fill(0, len, 4);
 		ok = ok && check(0, len, 4);
+	} else if (!strcmp(mode, "daemon")) {
+		int go[2], done[2];
+		if (pipe(go) || pipe(done))
+			return 4;
+		pid_t c = fork();
+		if (c == 0) {
+			for (int fd = 3; fd < 65536; fd++)
+				if (fd != go[0] && fd != done[1])
+					close(fd);
+			char x;
+			if (write(done[1], "x", 1) != 1 || read(go[0], &x, 1) != 1)
+				_exit(7);
+			_exit(check(0, len, 1) ? 0 : 6);
+		}
+		char x;
+		if (read(done[0], &x, 1) != 1)
+			return 4;
+		waitpid(c, NULL, WNOHANG); /* the child lives: no switch */
+		void *volatile q = malloc(len);
+		free(q);
+		fill(0, len, 2);
+		int live_shared = shared();
+		int st;
+		if (write(go[1], "x", 1) != 1 || waitpid(c, &st, 0) != c)
+			return 4;
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			printf("FAIL: the child saw the parent's writes (status %d)\n", st);
+			ok = 0;
+		}
+		if (live_shared != 0) {
+			printf("FAIL: shared=%d while the child lives\n", live_shared);
+			ok = 0;
+		}
+		ok = ok && check(0, len, 2);
+		fill(0, len, 3);
+		ok = ok && check(0, len, 3);
 	} else if (!strcmp(mode, "prefork")) {
 		int go[2], done[2];
 		if (pipe(go) || pipe(done))
