@@ -1,7 +1,9 @@
 /* forkb.c - row 5: fork with a large block.  malloc(SIZE), write every page,
  * then time fork + child writes one page and exits + waitpid.  Afterwards
- * time the parent rewriting every page (after fork the shim's ext4 path has
- * made the block copy-on-write).  Prints "fork_ms rewrite_ms".
+ * time the parent rewriting every page.  Under the shim the fork freezes the
+ * block copy-on-write and the waitpid wrapper gives it back its file once
+ * the child has gone (issue 17), so fork_ms includes that switch and the
+ * rewrite goes to the file.  Prints "fork_ms rewrite_ms".
  * usage: forkb size_mib */
 #include "bench.h"
 #include <sys/wait.h>
