@@ -25,11 +25,13 @@
 #include "pieces.h"
 #include "region.h"
 #include "stats.h"
+#include "stop.h"
 #include "ticker.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <string.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -68,17 +70,27 @@ static void set_due_for_watch(void)
 		__atomic_store_n(&oms_forkback_due, 1, __ATOMIC_RELAXED);
 }
 
-/* Under fb_mu: 1 when no child holds the sentinel any more. */
+/* Under fb_mu: 1 when no child holds the sentinel any more.  Then the
+ * memfd is closed (the next fork that freezes makes a new one), so that a
+ * fork followed by its wait leaves no descriptor behind. */
 static int poll_locked(void)
 {
+	if (sentinel < 0)
+		return 1;
 	int r = oms_os_sentinel_free(sentinel);
 	if (r < 0) {
 		blind = 1; /* leases refused: never provable, stay frozen */
 		__atomic_store_n(&oms_forkback_armed, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
 	}
+	if (r == 1) {
+		oms_os.close(sentinel);
+		sentinel = -1;
+	}
 	return r == 1;
 }
+
+static void do_switch(int ticker);
 
 /* Poll; 1 when a switch is due. */
 static int poll_now(int *busy)
@@ -100,8 +112,8 @@ void oms_forkback_job(void)
 	if (!__atomic_load_n(&oms_forkback_armed, __ATOMIC_RELAXED))
 		return;
 	int busy;
-	if (poll_now(&busy))
-		__atomic_store_n(&oms_forkback_due, 1, __ATOMIC_RELAXED);
+	if (oms_os.now_ms() >= retry_ms && poll_now(&busy))
+		do_switch(1);
 }
 
 unsigned oms_forkback_wanted_ms(void)
@@ -112,30 +124,58 @@ unsigned oms_forkback_wanted_ms(void)
 		       : 0;
 }
 
-static void do_switch(void)
+/* Run the switch.  Every other program thread is held still first
+ * (stop.h) unless there is none; `ticker`: the caller is our thread.  Only
+ * one switch at a time (`switching`). */
+static void do_switch(int ticker)
 {
-	static int warned_threads;
-	uint64_t now = oms_os.now_ms();
-	pid_t me = (pid_t)syscall(SYS_gettid);
-	int alone = oms_os_only_threads(me, oms_ticker_tid());
-	if (alone != 1) {
-		/* Other program threads: the switch could lose their writes.
-		 * Stay frozen; a test now and then in case they end. */
-		retry_ms = now + 1000;
-		oms_log_once(&warned_threads, OMS_LOG_DEBUG,
-			     "fork: memory frozen at fork stays private (%s)",
-			     alone ? "cannot list threads" : "the program has other threads");
+	static int warned, switching, refused;
+	if (__atomic_exchange_n(&switching, 1, __ATOMIC_ACQUIRE))
 		return;
-	}
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int fr = 0, fb = 0;
+	pid_t me = (pid_t)syscall(SYS_gettid), tt = oms_ticker_tid();
+	int held = 0;
+	if (oms_os_only_threads(me, tt) != 1) {
+		if (refused || oms_stop_others(ticker ? 0 : tt) < 0) {
+			int e = refused ? refused : errno;
+			/* Refused for good (ptrace, valgrind, qemu): from now on
+			 * only a lone thread switches; a busy thread: retry. */
+			if (e != EBUSY && e != EAGAIN && e != ENOMEM)
+				refused = e;
+			retry_ms = oms_os.now_ms() + 1000;
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			__atomic_store_n(&switching, 0, __ATOMIC_RELEASE);
+			oms_log_once(&warned, OMS_LOG_INFO,
+				     "fork: cannot hold the other threads still (%s): memory frozen "
+				     "at a fork stays copy-on-write for now",
+				     e == EPERM    ? "ptrace refused: traced already, Yama or seccomp"
+				     : e == ENOSYS ? "under valgrind"
+						   : strerror(e));
+			return;
+		}
+		held = 1;
+	}
+	/* Again, now that no program thread runs: a fork begun since the
+	 * test (its handlers hold fb_mu until its child exists) or finished
+	 * since (a new sentinel) means not yet. */
+	int busy, fr = 0, fb = 0;
+	if (!poll_now(&busy)) {
+		if (held)
+			oms_stop_resume();
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		__atomic_store_n(&switching, 0, __ATOMIC_RELEASE);
+		return;
+	}
 	int nr = oms_region_fork_back(&fr);
 	int nb = nr < 0 ? -1 : oms_big_fork_back(&fb);
+	if (held)
+		oms_stop_resume();
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	__atomic_store_n(&switching, 0, __ATOMIC_RELEASE);
 	if (nr < 0 || nb < 0)
-		return; /* this thread holds a lock (a signal handler): later */
+		return; /* a lock is held (a held thread, or a signal handler): later */
 	__atomic_store_n(&oms_forkback_armed, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&oms_stats.forks_back, (uint64_t)(nr + nb), __ATOMIC_RELAXED);
@@ -154,7 +194,7 @@ void oms_forkback_run(void)
 	}
 	int busy;
 	if (poll_now(&busy))
-		do_switch();
+		do_switch(0);
 	else if (!busy && !oms_forkback_armed)
 		__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
 	errno = e;

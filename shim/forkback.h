@@ -16,15 +16,20 @@
  * the program could have made a hole there that it might later map over.
  *
  * The switch.  The kernel has no atomic "copy these private pages into the
- * file and map it shared", so it runs only where no program thread can
- * write meanwhile: on the program's thread, inside its next call into the
- * shim (the large-allocation slow paths, munmap/mmap/mremap, and right
- * after wait/waitpid/wait3/wait4/waitid return), only when the process has
- * no thread but the caller and ours (/proc/self/task), with every signal
- * blocked.  Then big.c and region_back.c write each private page into the
- * file and map the file shared again.  A multi-threaded program never
- * switches back: there is no way to stop its other threads without
- * changing what they see (EINTR from nanosleep, poll, read...).
+ * file and map it shared", so no program thread may run during it: big.c
+ * and region_back.c write each private page into the file and map the file
+ * shared again, with every signal of the switching thread blocked, while
+ *  - a single-threaded program is inside its own call into the shim (the
+ *    wait family right after the real call returns, the large-allocation
+ *    paths, mmap/munmap/mremap): its only thread is the one switching;
+ *  - otherwise every other program thread is held still by stop.c (ptrace
+ *    from a helper: invisible to the program, see stop.h) - from our
+ *    ticker thread as soon as its test sees the children gone, or from a
+ *    program thread's call above when there is no ticker.
+ * Held or alone, the sentinel is tested once more before the switch: no
+ * program thread can start a fork then, and one half-way (its handlers
+ * hold fb_mu) makes the test fail.  When threads cannot be held (a tracer
+ * already has them, Yama, valgrind) the memory stays copy-on-write.
  *
  * Lock: fb_mu guards the sentinel and the anchor; a leaf, taken last in
  * the fork prepare handler (after oms_lock).  The switch takes oms_map_lock, then

@@ -11,13 +11,17 @@
  *            at the fork, and the parent's memory must stay private
  *   prefork  a live child: exact fork semantics both ways; then the child
  *            exits and the parent rewrites everything
- *   threads  fork + exec with a second thread alive, two threads rewrite
+ *   threads  a second thread rewrites half the buffer round after round
+ *            through fork + exec + waitpid (the switch holds it still) and
+ *            after, the main thread the other half; a third sleeps in
+ *            read() and nanosleep() meanwhile and must not notice
  *   race     fork + _exit reaped by a raw wait4 (no wrapper: no switch);
  *            then writes into the frozen memory, each followed by a large
  *            malloc, until one of them switches
  * Prints "ok MODE shared=S" (S: 1 if the buffer is MAP_SHARED of its file
  * at the end) or a FAIL line and exits 1. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +29,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static unsigned char *buf;
@@ -78,14 +83,46 @@ static void run_true(void)
 }
 
 static int gate[2];
+static int stop_writing, writer_round;
 
-static void *rewrite_half(void *arg)
+/* The second thread: rewrites the second half round after round, through
+ * the fork, the exec, the wait and the switch, until told to stop. */
+static void *writer(void *arg)
 {
-	size_t h = (size_t)(uintptr_t)arg;
+	(void)arg;
+	unsigned r = 10;
+	for (;; r++) {
+		fill(len / 2, len, r);
+		__atomic_store_n(&writer_round, (int)r, __ATOMIC_RELEASE);
+		if (__atomic_load_n(&stop_writing, __ATOMIC_ACQUIRE))
+			return NULL;
+	}
+}
+
+/* Two more threads, held still for the switch in a blocking call:
+ * one in read() on a pipe, one in a 500 ms nanosleep() begun before the
+ * fork.  Neither may see EINTR or return early. */
+static int sleeper_bad, napping;
+static void *reader(void *arg)
+{
+	(void)arg;
 	char x;
-	if (h && read(gate[0], &x, 1) != 1) /* alive across the fork and the wait */
-		return NULL;
-	fill(h ? len / 2 : 0, h ? len : len / 2, 3);
+	if (read(gate[0], &x, 1) != 1)
+		sleeper_bad = 1;
+	return NULL;
+}
+
+static void *napper(void *arg)
+{
+	(void)arg;
+	struct timespec t = {0, 500 * 1000000L}, a, z;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	__atomic_store_n(&napping, 1, __ATOMIC_RELEASE);
+	if (nanosleep(&t, NULL) != 0)
+		sleeper_bad = 2;
+	clock_gettime(CLOCK_MONOTONIC, &z);
+	if ((z.tv_sec - a.tv_sec) * 1000 + (z.tv_nsec - a.tv_nsec) / 1000000 < 499)
+		sleeper_bad = 3;
 	return NULL;
 }
 
@@ -201,19 +238,31 @@ int main(int argc, char **argv)
 		fill(0, len, 3);
 		ok = ok && check(0, len, 3);
 	} else if (!strcmp(mode, "threads")) {
-		pthread_t t;
+		pthread_t w, z, y;
 		if (pipe(gate))
 			return 4;
-		pthread_create(&t, NULL, rewrite_half, (void *)(uintptr_t)1);
-		run_true();
-		int during = shared(); /* two threads: no switch */
+		pthread_create(&z, NULL, reader, NULL);
+		pthread_create(&y, NULL, napper, NULL);
+		pthread_create(&w, NULL, writer, NULL);
+		while (__atomic_load_n(&writer_round, __ATOMIC_ACQUIRE) < 11 ||
+		       !__atomic_load_n(&napping, __ATOMIC_ACQUIRE))
+			sched_yield(); /* it writes in the private view */
+		run_true(); /* the switch, with the writer held still */
+		/* Its round in flight straddles the switch: the part written
+		 * before must have been carried into the file. */
+		__atomic_store_n(&stop_writing, 1, __ATOMIC_RELEASE);
 		if (write(gate[1], "x", 1) != 1)
 			return 4;
-		rewrite_half(0);
-		pthread_join(t, NULL);
-		ok = check(0, len, 3);
-		if (during != 0) {
-			printf("FAIL: shared=%d with a second thread\n", during);
+		for (unsigned r = 2; r < 5; r++)
+			fill(0, len / 2, r);
+		pthread_join(w, NULL);
+		pthread_join(z, NULL);
+		pthread_join(y, NULL);
+		ok = check(0, len / 2, 4) &&
+		     check(len / 2, len, (unsigned)__atomic_load_n(&writer_round, __ATOMIC_ACQUIRE));
+		if (sleeper_bad) {
+			printf("FAIL: a held thread saw the stop (%s)\n",
+			       sleeper_bad == 1 ? "read" : sleeper_bad == 2 ? "EINTR" : "woke early");
 			ok = 0;
 		}
 	} else if (!strcmp(mode, "race")) {

@@ -1,0 +1,244 @@
+/* stop.c - see stop.h.
+ *
+ * Invariants
+ * - `st` is written by the caller before the clone and after the helper
+ *   has exited, and by the helper in between; `st.phase` (a futex word) is
+ *   the only field both touch while both run: HOLDING -> STOPPED or a
+ *   negative errno (helper), STOPPED -> RESUME (caller), RESUME -> DONE.
+ * - Every thread in st.tid[0..n) is traced by the helper and stopped;
+ *   st.sig[i] is the signal it was about to take, handed back on detach.
+ * - The helper exits only after detaching every thread it stopped; should
+ *   it die anyway, the kernel detaches them (exit_ptrace).
+ */
+#include "stop.h"
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { HOLDING = 0, STOPPED = 1, RESUME = 2, DONE = 3 };
+#define STACK (64 << 10)
+
+static struct {
+	pid_t tgid, caller, keep;
+	int n;
+	pid_t tid[OMS_STOP_MAX];
+	int sig[OMS_STOP_MAX];
+	int phase;
+	pid_t helper;
+	void *stack;
+} st;
+
+static void set_phase(int v)
+{
+	__atomic_store_n(&st.phase, v, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &st.phase, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+static int wait_phase_not(int v)
+{
+	int p;
+	while ((p = __atomic_load_n(&st.phase, __ATOMIC_ACQUIRE)) == v)
+		syscall(SYS_futex, &st.phase, FUTEX_WAIT, v, NULL, NULL, 0);
+	return p;
+}
+
+static void nap_ms(long ms)
+{
+	struct timespec t = {0, ms * 1000000L};
+	syscall(SYS_nanosleep, &t, NULL);
+}
+
+/* A zombie (a leader that called pthread_exit) never stops; it cannot
+ * write either.  1 if tid is one, from /proc/PID/task/TID/stat. */
+static int zombie(pid_t tid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)st.tgid, (int)tid);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1; /* gone */
+	long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+	syscall(SYS_close, fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')'); /* the name may hold anything */
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/* Stop one thread; 0 (stopped, or it has gone) or -errno. */
+static int hold(pid_t t)
+{
+	if (syscall(SYS_ptrace, PTRACE_SEIZE, t, NULL, NULL) < 0)
+		return errno == ESRCH ? 0 : -errno;
+	if (syscall(SYS_ptrace, PTRACE_INTERRUPT, t, NULL, NULL) < 0 && errno != ESRCH)
+		return -errno; /* still seized: the helper's exit lets it go */
+	for (int waited = 0;; waited++) {
+		int s;
+		long r = syscall(SYS_wait4, t, &s, __WALL | WNOHANG, NULL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return errno == ECHILD ? 0 : -errno;
+		if (r == 0) {
+			if (waited >= OMS_STOP_WAIT_MS)
+				return -EBUSY; /* in the kernel for long; exit detaches */
+			nap_ms(1);
+			continue;
+		}
+		if (!WIFSTOPPED(s))
+			return 0; /* it exited meanwhile */
+		st.tid[st.n] = t;
+		/* An interrupt or group stop, or a signal on its way in. */
+		st.sig[st.n++] = (s >> 16) == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(s);
+		return 0;
+	}
+}
+
+static int held(pid_t t)
+{
+	for (int i = 0; i < st.n; i++)
+		if (st.tid[i] == t)
+			return 1;
+	return 0;
+}
+
+/* One pass over /proc/PID/task: 1 if it stopped a thread, 0 if none was
+ * left to stop, -errno. */
+static int pass(void)
+{
+	char path[40], buf[2048] __attribute__((aligned(8)));
+	snprintf(path, sizeof path, "/proc/%d/task", (int)st.tgid);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int more = 0, r = 0;
+	for (;;) {
+		long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+		if (n <= 0) {
+			if (n < 0)
+				r = -errno;
+			break;
+		}
+		for (long i = 0; i < n && r == 0;) {
+			struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type;
+				 char name[]; } *d = (void *)(buf + i);
+			i += d->reclen;
+			if (d->name[0] < '0' || d->name[0] > '9')
+				continue;
+			pid_t t = (pid_t)strtol(d->name, NULL, 10);
+			if (t == st.caller || t == st.keep || held(t) || zombie(t))
+				continue;
+			if (st.n == OMS_STOP_MAX)
+				r = -E2BIG;
+			else if ((r = hold(t)) == 0)
+				more = 1;
+		}
+		if (r)
+			break;
+	}
+	syscall(SYS_close, fd);
+	return r ? r : more;
+}
+
+static void release(void)
+{
+	for (int i = 0; i < st.n; i++)
+		syscall(SYS_ptrace, PTRACE_DETACH, st.tid[i], NULL, (void *)(long)st.sig[i]);
+	st.n = 0;
+}
+
+static int helper(void *arg)
+{
+	(void)arg;
+	int r;
+	/* Threads not yet stopped may start new ones: until a pass finds none. */
+	while ((r = pass()) == 1)
+		;
+	if (r < 0) {
+		release();
+		set_phase(r);
+		return 0;
+	}
+	set_phase(STOPPED);
+	wait_phase_not(STOPPED);
+	release();
+	set_phase(DONE);
+	return 0;
+}
+
+static void reap(void)
+{
+	int s;
+	while (syscall(SYS_wait4, st.helper, &s, __WCLONE, NULL) < 0 && errno == EINTR)
+		;
+	oms_sys_munmap(st.stack, STACK);
+	st.stack = NULL;
+}
+
+/* Valgrind runs the program on its own CPU and aborts it at a clone() that
+ * is neither a thread nor a fork; its preload library says it is there. */
+static int under_valgrind(void)
+{
+	const char *pre = getenv("LD_PRELOAD");
+	return pre && strstr(pre, "vgpreload");
+}
+
+int oms_stop_others(pid_t keep)
+{
+	if (under_valgrind()) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int e = errno;
+	st.tgid = getpid();
+	st.caller = (pid_t)syscall(SYS_gettid);
+	st.keep = keep;
+	st.n = 0;
+	st.phase = HOLDING;
+	st.stack = oms_sys_mmap(NULL, STACK, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (st.stack == MAP_FAILED) {
+		st.stack = NULL;
+		return -1;
+	}
+	/* No exit signal: no SIGCHLD, and wait() without __WALL never sees it. */
+	st.helper = clone(helper, (char *)st.stack + STACK, CLONE_VM | CLONE_UNTRACED, NULL);
+	if (st.helper < 0) {
+		int ce = errno;
+		oms_sys_munmap(st.stack, STACK);
+		st.stack = NULL;
+		errno = ce;
+		return -1;
+	}
+	int p = wait_phase_not(HOLDING);
+	if (p < 0) {
+		reap();
+		errno = -p;
+		return -1;
+	}
+	errno = e;
+	return 0;
+}
+
+void oms_stop_resume(void)
+{
+	int e = errno;
+	set_phase(RESUME);
+	reap();
+	errno = e;
+}
