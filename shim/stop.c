@@ -30,6 +30,94 @@
 #include <unistd.h>
 
 enum { HOLDING = 0, STOPPED = 1, RESUME = 2, DONE = 3 };
+
+/* The EINTR our stop causes.  The kernel restarts most interrupted calls
+ * by itself (read, nanosleep, poll, futex: -ERESTART* codes), but a few
+ * return a plain EINTR to a thread that was stopped and let go without a
+ * signal (signal(7): epoll_wait, sigtimedwait, semop, socket calls with a
+ * timeout).  For those the helper does what the kernel does for a restart
+ * code: the call's number back into the return register and the program
+ * counter back over the syscall instruction (2 bytes on x86, whichever
+ * entry was used), so that it runs again on release, with its original
+ * arguments - and so its full timeout again, the only trace left: a
+ * timeout can run longer by the time the thread was held.  Not when a
+ * signal is pending for the thread: then the EINTR is the one the program
+ * would have had anyway.  Only where the registers are known: x86-64 and
+ * i386; elsewhere no thread is held (stop.h). */
+#if defined(__x86_64__) || defined(__i386__)
+#include <sys/user.h>
+#define OMS_STOP_CAN 1
+#ifdef __x86_64__
+#define R_NR(r) (r).orig_rax
+#define R_RET(r) (r).rax
+#define R_PC(r) (r).rip
+#else
+#define R_NR(r) (r).orig_eax
+#define R_RET(r) (r).eax
+#define R_PC(r) (r).eip
+#endif
+static const long plain_eintr[] = {
+#ifdef SYS_epoll_wait
+	SYS_epoll_wait,
+#endif
+#ifdef SYS_epoll_pwait2
+	SYS_epoll_pwait2,
+#endif
+#ifdef SYS_semop
+	SYS_semop,
+#endif
+#ifdef SYS_semtimedop
+	SYS_semtimedop,
+#endif
+#ifdef SYS_accept
+	SYS_accept,
+#endif
+#ifdef SYS_recvfrom
+	SYS_recvfrom,
+#endif
+#ifdef SYS_recvmsg
+	SYS_recvmsg,
+#endif
+#ifdef SYS_sendto
+	SYS_sendto,
+#endif
+#ifdef SYS_sendmsg
+	SYS_sendmsg,
+#endif
+#ifdef SYS_io_getevents
+	SYS_io_getevents,
+#endif
+	SYS_epoll_pwait, SYS_rt_sigtimedwait, SYS_accept4, SYS_recvmmsg, SYS_sendmmsg,
+};
+
+/* 1 if the thread's call was failed with EINTR by our stop and can run
+ * again as it was. */
+static int our_eintr(pid_t t)
+{
+	struct user_regs_struct r;
+	if (syscall(SYS_ptrace, PTRACE_GETREGS, t, NULL, &r) < 0 || (long)R_NR(r) < 0 ||
+	    (long)R_RET(r) != -EINTR)
+		return 0;
+	for (size_t i = 0; i < sizeof plain_eintr / sizeof *plain_eintr; i++)
+		if ((long)R_NR(r) == plain_eintr[i])
+			return 1;
+	return 0;
+}
+
+static void restart_call(pid_t t)
+{
+	struct user_regs_struct r;
+	if (syscall(SYS_ptrace, PTRACE_GETREGS, t, NULL, &r) < 0)
+		return;
+	R_RET(r) = R_NR(r);
+	R_PC(r) -= 2;
+	syscall(SYS_ptrace, PTRACE_SETREGS, t, NULL, &r);
+}
+#else
+#define OMS_STOP_CAN 0
+static int our_eintr(pid_t t) { (void)t; return 0; }
+static void restart_call(pid_t t) { (void)t; }
+#endif
 #define STACK (64 << 10)
 
 static struct {
@@ -37,6 +125,7 @@ static struct {
 	int n;
 	pid_t tid[OMS_STOP_MAX];
 	int sig[OMS_STOP_MAX];
+	unsigned char eintr[OMS_STOP_MAX]; /* our stop made its call fail EINTR */
 	int phase;
 	pid_t helper;
 	void *stack;
@@ -103,8 +192,10 @@ static int hold(pid_t t)
 		if (!WIFSTOPPED(s))
 			return 0; /* it exited meanwhile */
 		st.tid[st.n] = t;
-		/* An interrupt or group stop, or a signal on its way in. */
-		st.sig[st.n++] = (s >> 16) == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(s);
+		/* Our interrupt (or a group stop), or a signal on its way in. */
+		int ours = (s >> 16) == PTRACE_EVENT_STOP;
+		st.sig[st.n] = ours ? 0 : WSTOPSIG(s);
+		st.eintr[st.n++] = (unsigned char)(ours && our_eintr(t));
 		return 0;
 	}
 }
@@ -155,10 +246,42 @@ static int pass(void)
 	return r ? r : more;
 }
 
+/* 1 if a signal the thread does not block is pending for it or for the
+ * process, from /proc/PID/task/TID/status. */
+static int signal_pending(pid_t tid)
+{
+	char path[64], buf[2048];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)st.tgid, (int)tid);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+	syscall(SYS_close, fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = 0;
+	unsigned long long pnd = 0, blk = 0;
+	const char *k[3] = {"\nSigPnd:", "\nShdPnd:", "\nSigBlk:"};
+	for (int i = 0; i < 3; i++) {
+		const char *p = strstr(buf, k[i]);
+		if (!p)
+			return 1;
+		unsigned long long v = strtoull(p + strlen(k[i]), NULL, 16);
+		if (i < 2)
+			pnd |= v;
+		else
+			blk = v;
+	}
+	return (pnd & ~blk) != 0;
+}
+
 static void release(void)
 {
-	for (int i = 0; i < st.n; i++)
+	for (int i = 0; i < st.n; i++) {
+		if (st.eintr[i] && !signal_pending(st.tid[i]))
+			restart_call(st.tid[i]);
 		syscall(SYS_ptrace, PTRACE_DETACH, st.tid[i], NULL, (void *)(long)st.sig[i]);
+	}
 	st.n = 0;
 }
 
@@ -200,7 +323,7 @@ static int under_valgrind(void)
 
 int oms_stop_others(pid_t keep)
 {
-	if (under_valgrind()) {
+	if (!OMS_STOP_CAN || under_valgrind()) {
 		errno = ENOSYS;
 		return -1;
 	}

@@ -8,7 +8,8 @@
  * of its own could be run or blocked.  A ptrace stop (PTRACE_SEIZE, then
  * PTRACE_INTERRUPT) is what debuggers and CRIU use: the thread stops where
  * it is, a syscall it was in restarts transparently when it is let go
- * (nanosleep with the time left), its parent is not told, and a signal
+ * (nanosleep with the time left; the few calls that would fail with EINTR
+ * instead are restarted by stop.c), its parent is not told, and a signal
  * that arrives meanwhile is handed back on PTRACE_DETACH.  A thread cannot
  * trace its own thread group, so a helper does: a clone() child that
  * shares our memory (CLONE_VM), sends no SIGCHLD (invisible to the
@@ -19,7 +20,9 @@
  * ptrace is refused (Yama ptrace_scope >= 1 - the helper is our child, not
  * our ancestor -, seccomp, a process made non-dumpable, a setuid program),
  * more than OMS_STOP_MAX threads, valgrind (which aborts a program at such
- * a clone) or qemu-user (which refuses it).  Then oms_stop_others fails
+ * a clone), qemu-user (which refuses it), or an architecture other than
+ * x86-64 and i386 (stop.c must know its registers to undo the EINTR a few
+ * calls would see).  Then oms_stop_others fails
  * and nothing was changed: every thread it had stopped runs again.
  *
  * The helper runs on a stack of its own but with the caller's TLS: it

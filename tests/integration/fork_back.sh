@@ -7,8 +7,9 @@
 # "ok MODE shared=S" (S = 1: the buffer is a shared file mapping at the end).
 #   a. no cgroup: every mode x {malloc, mmap} switches back (shared=1):
 #      "threads" with a second thread writing through the switch (a lost
-#      write fails its check: without the hold, 6 runs of 8 did) and two
-#      more asleep in read() and nanosleep() that must not notice; a child
+#      write fails its check: without the hold, 6 runs of 8 did) and six
+#      more blocked in read, nanosleep, epoll_wait, sigtimedwait, semop and
+#      recv with a timeout that must not notice (no EINTR); a child
 #      that closes every descriptor still sees its snapshot; also without
 #      the ticker thread (OOMSHIELD_THREAD=0), and under strace -f and
 #      valgrind, where the threads cannot be held: no switch, data right.

@@ -27,6 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/sem.h>
+#include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -99,16 +104,25 @@ static void *writer(void *arg)
 	}
 }
 
-/* Two more threads, held still for the switch in a blocking call:
- * one in read() on a pipe, one in a 500 ms nanosleep() begun before the
- * fork.  Neither may see EINTR or return early. */
-static int sleeper_bad, napping;
+/* More threads, held still for the switch inside a blocking call: read()
+ * on a pipe and a 500 ms nanosleep() (the kernel restarts these), and
+ * epoll_wait(), sigtimedwait(), semop() and recv() with SO_RCVTIMEO (which
+ * return EINTR after a stop unless restarted, signal(7)).  Each waits for
+ * the main thread to release it after the switch, and must then succeed. */
+static int sleeper_bad, napping, efd, semid, sp[2];
+static const char *bad_call;
+static void bad(const char *what)
+{
+	bad_call = what;
+	sleeper_bad = 1;
+}
+
 static void *reader(void *arg)
 {
 	(void)arg;
 	char x;
 	if (read(gate[0], &x, 1) != 1)
-		sleeper_bad = 1;
+		bad("read");
 	return NULL;
 }
 
@@ -119,10 +133,53 @@ static void *napper(void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	__atomic_store_n(&napping, 1, __ATOMIC_RELEASE);
 	if (nanosleep(&t, NULL) != 0)
-		sleeper_bad = 2;
+		bad("nanosleep: EINTR");
 	clock_gettime(CLOCK_MONOTONIC, &z);
 	if ((z.tv_sec - a.tv_sec) * 1000 + (z.tv_nsec - a.tv_nsec) / 1000000 < 499)
-		sleeper_bad = 3;
+		bad("nanosleep: woke early");
+	return NULL;
+}
+
+static void *epoller(void *arg)
+{
+	(void)arg;
+	int ep = epoll_create1(0);
+	struct epoll_event ev = {.events = EPOLLIN};
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) < 0 || epoll_wait(ep, &ev, 1, -1) != 1)
+		bad("epoll_wait");
+	close(ep);
+	return NULL;
+}
+
+static void *sigwaiter(void *arg)
+{
+	(void)arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	struct timespec t = {30, 0};
+	if (sigtimedwait(&set, NULL, &t) != SIGUSR2)
+		bad("sigtimedwait");
+	return NULL;
+}
+
+static void *semwaiter(void *arg)
+{
+	(void)arg;
+	struct sembuf op = {0, -1, 0};
+	if (semop(semid, &op, 1) != 0)
+		bad("semop");
+	return NULL;
+}
+
+static void *receiver(void *arg)
+{
+	(void)arg;
+	struct timeval tv = {30, 0};
+	char x;
+	if (setsockopt(sp[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+	    recv(sp[0], &x, 1, 0) != 1)
+		bad("recv");
 	return NULL;
 }
 
@@ -238,12 +295,23 @@ int main(int argc, char **argv)
 		fill(0, len, 3);
 		ok = ok && check(0, len, 3);
 	} else if (!strcmp(mode, "threads")) {
-		pthread_t w, z, y;
-		if (pipe(gate))
+		pthread_t w, z, y, blk[4];
+		void *(*blockers[4])(void *) = {epoller, sigwaiter, semwaiter, receiver};
+		sigset_t usr2;
+		sigemptyset(&usr2);
+		sigaddset(&usr2, SIGUSR2);
+		pthread_sigmask(SIG_BLOCK, &usr2, NULL); /* for sigtimedwait */
+		efd = eventfd(0, 0);
+		semid = semget(IPC_PRIVATE, 1, 0600);
+		if (pipe(gate) || efd < 0 || semid < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sp))
 			return 4;
+		for (int i = 0; i < 4; i++)
+			pthread_create(&blk[i], NULL, blockers[i], NULL);
 		pthread_create(&z, NULL, reader, NULL);
 		pthread_create(&y, NULL, napper, NULL);
 		pthread_create(&w, NULL, writer, NULL);
+		usleep(100000); /* not synchronisation: lets the blockers block (a
+				   late one just tests less) */
 		while (__atomic_load_n(&writer_round, __ATOMIC_ACQUIRE) < 11 ||
 		       !__atomic_load_n(&napping, __ATOMIC_ACQUIRE))
 			sched_yield(); /* it writes in the private view */
@@ -251,18 +319,24 @@ int main(int argc, char **argv)
 		/* Its round in flight straddles the switch: the part written
 		 * before must have been carried into the file. */
 		__atomic_store_n(&stop_writing, 1, __ATOMIC_RELEASE);
-		if (write(gate[1], "x", 1) != 1)
+		uint64_t one = 1;
+		struct sembuf up = {0, 1, 0};
+		if (write(gate[1], "x", 1) != 1 || write(efd, &one, sizeof one) != sizeof one ||
+		    semop(semid, &up, 1) != 0 || write(sp[1], "x", 1) != 1 ||
+		    pthread_kill(blk[1], SIGUSR2) != 0)
 			return 4;
 		for (unsigned r = 2; r < 5; r++)
 			fill(0, len / 2, r);
 		pthread_join(w, NULL);
 		pthread_join(z, NULL);
 		pthread_join(y, NULL);
+		for (int i = 0; i < 4; i++)
+			pthread_join(blk[i], NULL);
+		semctl(semid, 0, IPC_RMID);
 		ok = check(0, len / 2, 4) &&
 		     check(len / 2, len, (unsigned)__atomic_load_n(&writer_round, __ATOMIC_ACQUIRE));
 		if (sleeper_bad) {
-			printf("FAIL: a held thread saw the stop (%s)\n",
-			       sleeper_bad == 1 ? "read" : sleeper_bad == 2 ? "EINTR" : "woke early");
+			printf("FAIL: a held thread saw the stop (%s)\n", bad_call);
 			ok = 0;
 		}
 	} else if (!strcmp(mode, "race")) {
