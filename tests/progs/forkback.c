@@ -269,16 +269,16 @@ int main(int argc, char **argv)
 			if (read(go[0], &x, 1) != 1) /* the parent has written by now */
 				_exit(5);
 			int r = check(0, len, 1) ? 0 : 6; /* as at the fork */
-			fill(0, len / 4, 9);                /* never seen by the parent */
+			fill(0, len / 16, 9);                /* never seen by the parent */
 			if (write(done[1], "x", 1) != 1 || read(go[0], &x, 1) != 1)
 				_exit(7);
 			_exit(r);
 		}
-		fill(0, len / 4, 2);
+		fill(0, len / 16, 2);
 		char x;
 		if (write(go[1], "x", 1) != 1 || read(done[0], &x, 1) != 1)
 			return 4;
-		ok = check(0, len / 4, 2) && check(len / 4, len, 1);
+		ok = check(0, len / 16, 2) && check(len / 16, len, 1);
 		int live_shared = shared();
 		if (write(go[1], "x", 1) != 1)
 			return 4;
