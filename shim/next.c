@@ -55,6 +55,16 @@ static void *sym(const char *name)
 	return dlsym(RTLD_NEXT, name);
 }
 
+void *oms_next_lazy(void **slot, const char *name)
+{
+	void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (!f) {
+		f = sym(name);
+		__atomic_store_n(slot, f, __ATOMIC_RELEASE);
+	}
+	return f;
+}
+
 int oms_next_resolve(void)
 {
 	int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);

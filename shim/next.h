@@ -59,6 +59,11 @@ struct oms_aside {
 extern struct oms_aside oms_aside;
 void oms_next_aside(void);
 
+/* The next definition of `name`, looked up at first use and kept in
+ * *slot (the wrappers that are not on the allocation path: wait.c,
+ * xid.c).  NULL if there is none. */
+void *oms_next_lazy(void **slot, const char *name);
+
 /* Bootstrap arena: 16-byte aligned (or `align`) blocks, never reused. */
 void *oms_boot_alloc(size_t size, size_t align);
 extern char oms_boot_arena[];

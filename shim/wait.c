@@ -7,8 +7,8 @@
  * blocks exactly as before.
  */
 #include "forkback.h"
+#include "next.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -16,21 +16,11 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-static void *next_fn(void **slot, const char *name)
-{
-	void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-	if (!f) {
-		f = dlsym(RTLD_NEXT, name);
-		__atomic_store_n(slot, f, __ATOMIC_RELEASE);
-	}
-	return f;
-}
-
 #define WAIT_WRAP(type, name, proto_args, call_args)                              \
 	EXPORT type name proto_args                                               \
 	{                                                                         \
 		static void *slot;                                                \
-		type (*fn) proto_args = (type (*) proto_args)next_fn(&slot, #name);\
+		type (*fn) proto_args = (type (*) proto_args)oms_next_lazy(&slot, #name);\
 		if (!fn) {                                                        \
 			errno = ENOSYS;                                           \
 			return -1;                                                \

@@ -17,9 +17,9 @@
  * to open it still hold.
  */
 #include "log.h"
+#include "next.h"
 #include "ticker.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <grp.h>
 #include <pthread.h>
@@ -29,21 +29,11 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-static void *next_fn(void **slot, const char *name)
-{
-	void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-	if (!f) {
-		f = dlsym(RTLD_NEXT, name);
-		__atomic_store_n(slot, f, __ATOMIC_RELEASE);
-	}
-	return f;
-}
-
 /* Calls the next `name` with the given arguments, the thread paused. */
 #define XID_WRAP(name, call_args) \
 	do {                                                                    \
 		static void *slot;                                              \
-		__typeof__(name) *fn = (__typeof__(name) *)next_fn(&slot, #name);\
+		__typeof__(name) *fn = (__typeof__(name) *)oms_next_lazy(&slot, #name);\
 		if (!fn) {                                                      \
 			errno = ENOSYS;                                         \
 			return -1;                                              \
