@@ -87,6 +87,21 @@ static const long plain_eintr[] = {
 #ifdef SYS_io_getevents
 	SYS_io_getevents,
 #endif
+#ifdef SYS_io_pgetevents
+	SYS_io_pgetevents,
+#endif
+#ifdef SYS_rt_sigtimedwait_time64 /* i386 with a 64-bit time_t */
+	SYS_rt_sigtimedwait_time64,
+#endif
+#ifdef SYS_semtimedop_time64
+	SYS_semtimedop_time64,
+#endif
+#ifdef SYS_recvmmsg_time64
+	SYS_recvmmsg_time64,
+#endif
+#ifdef SYS_io_pgetevents_time64
+	SYS_io_pgetevents_time64,
+#endif
 	SYS_epoll_pwait, SYS_rt_sigtimedwait, SYS_accept4, SYS_recvmmsg, SYS_sendmmsg,
 };
 
@@ -101,6 +116,15 @@ static int our_eintr(pid_t t)
 	for (size_t i = 0; i < sizeof plain_eintr / sizeof *plain_eintr; i++)
 		if ((long)R_NR(r) == plain_eintr[i])
 			return 1;
+#ifdef __i386__
+	/* glibc's socket calls on i386 may go through socketcall(call, args):
+	 * the receiving, sending and accepting ones (linux/net.h numbers). */
+	if ((long)R_NR(r) == SYS_socketcall)
+		switch (r.ebx) {
+		case 5: case 9: case 10: case 11: case 12: case 16: case 17: case 18: case 19: case 20:
+			return 1;
+		}
+#endif
 	return 0;
 }
 
