@@ -655,9 +655,9 @@ void oms_big_fork_child(void)
 	struct oms_cache_out out = {.n = 0};
 	oms_cache_flush(&out);
 	for (struct oms_block *b = oms_live; b; b = b->next) {
-		/* Frozen blocks stay frozen here for good: their file is the
-		 * parent's too, for as long as the parent lives. */
-		b->flags &= ~OMS_BLK_FORKED;
+		/* A frozen block's file is the parent's too: it goes back
+		 * (forkback.c) only when this process is the last of the family
+		 * that can see it. */
 		if (b->snap) {
 			struct prots p = {.n = 0};
 			if (b->flags & OMS_BLK_NOCACHE)

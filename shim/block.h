@@ -8,7 +8,7 @@
  *                         syscalls run under it)
  *   4. oms_lock          (block.c: registry writes, descriptor slab, live
  *                         list of large blocks, the freed-block cache)
- *   5. forkback.c fb_mu  (the fork sentinel and anchor; a leaf, taken last
+ *   5. forkback.c fb_mu  (the fork family and its two pages; a leaf, taken last
  *                         by the fork prepare handler; the switch back
  *                         takes 3 and 4 only with trylock, never under it)
  *   The byte budget (budget.c) and the counters (stats.h) take no lock:
@@ -62,9 +62,9 @@ enum oms_block_flags {
 	                          it: the fork remap gives it to the whole block
 	                          again (more left out of a core dump, never
 	                          less) */
-	OMS_BLK_FORKED = 64,  /* frozen by a fork of this process (not inherited
-	                         frozen from a parent): forkback.c may make it
-	                         shared again once the children are gone */
+	OMS_BLK_FORKED = 64,  /* frozen at a fork (of this process or, inherited,
+	                         of its parent): forkback.c makes it shared
+	                         again once no other process can see it */
 	OMS_BLK_HOLES = 128,  /* anonymous memory was mapped over part of it
 	                         (MADV_DONTNEED while frozen): its file is not
 	                         its contents there, so it never goes back */

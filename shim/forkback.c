@@ -1,21 +1,25 @@
 /* forkback.c - see forkback.h.
  *
  * Invariants (under fb_mu)
- * - sentinel: -1, or our read-only open of the memfd whose writable opens
- *   the children hold (one per fork that froze something); counted as one
- *   of the shim's fds.  Kept from one fork to the next.
- * - anchor: our own PROT_NONE page, never the program's: prepare maps the
- *   sentinel over it, parent maps the anchor back; the child keeps the
- *   sentinel there and takes a new anchor.  0 if none could be had.
- * - `blind`: a fork left memory frozen that no sentinel watches (no fd, no
- *   memfd, no /proc, no leases): no switch runs in this process again (it
- *   stays as before issue 17: frozen, private, correct).
- * - oms_forkback_armed is 1 from the fork that froze something until the
- *   switch has run; oms_forkback_due is 1 when the slow paths must call
- *   oms_forkback_run: a switch is due, or there is no ticker thread and the
- *   sentinel is to be tested there.
- * - owner: the pid whose fork armed us; a vfork child (same memory, other
- *   pid, no fork handlers) never switches.
+ * - family: -1, or this process's own open file description of the family
+ *   memfd (read-locked, counted as one of the shim's fds; fam_dev/fam_ino
+ *   name the inode, checked before each use in case the program closed the
+ *   fd and the number was reused).  While family >= 0 that description is
+ *   also mapped at `self_at`, so that its lock outlives a program that
+ *   closes every descriptor.
+ * - self_at and spare: our own PROT_NONE pages, never the program's: the
+ *   own view, and the page where prepare maps the child's.  The child
+ *   swaps them.  NULL if none could be had (then no family: blind).
+ * - `blind`: memory is frozen that no family watches (no fd, no memfd, no
+ *   /proc, no OFD locks, the fd lost): no switch runs in this process
+ *   again, and a child inherits that (it may share the memory with a
+ *   process nobody watches).  Frozen memory stays correct, only private.
+ * - oms_forkback_armed is 1 while this process holds memory frozen at a
+ *   fork (its own, or inherited from its parent) that a switch may give
+ *   back; oms_forkback_due is 1 when the slow paths must call
+ *   oms_forkback_run: there is no ticker thread to test the family.
+ * - owner: the pid these belong to; a vfork child (same memory, other pid,
+ *   no fork handlers) never switches.
  */
 #include "forkback.h"
 #include "big.h"
@@ -34,6 +38,7 @@
 #include <string.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -41,12 +46,14 @@ int oms_forkback_due;
 int oms_forkback_armed;
 
 static pthread_mutex_t fb_mu = PTHREAD_MUTEX_INITIALIZER;
-static int sentinel = -1;
-static void *anchor;
-static int pend; /* prepare mapped the sentinel over the anchor */
+static int family = -1;
+static dev_t fam_dev;
+static ino_t fam_ino;
+static void *self_at, *spare;
+static int pend = -1; /* prepare: the child's description (fd) */
 static int blind;
 static pid_t owner;
-static uint64_t retry_ms; /* next thread test when one failed */
+static uint64_t retry_ms; /* next try when one failed */
 
 static void *new_anchor(void)
 {
@@ -55,11 +62,24 @@ static void *new_anchor(void)
 	return a == MAP_FAILED ? NULL : a;
 }
 
+/* The page back to a plain reservation of ours (drops a view there). */
+static int clear_anchor(void *at)
+{
+	return oms_sys_mmap(at, (size_t)oms_page, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+			    0) == at
+		       ? 0
+		       : -1;
+}
+
 void oms_forkback_init(void)
 {
 	pthread_mutex_lock(&fb_mu);
-	if (!anchor)
-		anchor = new_anchor();
+	if (!self_at)
+		self_at = new_anchor();
+	if (!spare)
+		spare = new_anchor();
+	owner = getpid();
 	pthread_mutex_unlock(&fb_mu);
 }
 
@@ -70,23 +90,52 @@ static void set_due_for_watch(void)
 		__atomic_store_n(&oms_forkback_due, 1, __ATOMIC_RELAXED);
 }
 
-/* Under fb_mu: 1 when no child holds the sentinel any more.  Then the
- * memfd is closed (the next fork that freezes makes a new one), so that a
- * fork followed by its wait leaves no descriptor behind. */
+static void go_blind(void)
+{
+	blind = 1;
+	__atomic_store_n(&oms_forkback_armed, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
+}
+
+/* Under fb_mu: is `family` still our fd of the family memfd? */
+static int family_ours(void)
+{
+	struct stat st;
+	return family >= 0 && oms_os.fstat(family, &st) == 0 && st.st_dev == fam_dev &&
+	       st.st_ino == fam_ino;
+}
+
+/* Under fb_mu: leave the family (we are its last member, or it is lost). */
+static void leave_family(int lost)
+{
+	if (family < 0)
+		return;
+	if (lost)
+		oms_os_fd_forget(); /* the program closed it: not ours to close */
+	else
+		oms_os.close(family);
+	family = -1;
+	clear_anchor(self_at); /* if this fails the view stays: never alone - safe */
+}
+
+/* Under fb_mu: 1 when no other process holds the family, so no process
+ * but this one maps the memory frozen at our forks (or our parent's).
+ * Then we leave it (the next fork makes a new one): a fork followed by
+ * its wait leaves no descriptor behind. */
 static int poll_locked(void)
 {
-	if (sentinel < 0)
-		return 1;
-	int r = oms_os_sentinel_free(sentinel);
-	if (r < 0) {
-		blind = 1; /* leases refused: never provable, stay frozen */
-		__atomic_store_n(&oms_forkback_armed, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
+	if (family < 0)
+		return 1; /* left when alone, and no fork since */
+	if (!family_ours()) {
+		leave_family(1);
+		go_blind();
+		return 0;
 	}
-	if (r == 1) {
-		oms_os.close(sentinel);
-		sentinel = -1;
-	}
+	int r = oms_os_family_alone(family);
+	if (r < 0)
+		go_blind(); /* OFD locks refused: never provable, stay frozen */
+	if (r == 1)
+		leave_family(0);
 	return r == 1;
 }
 
@@ -159,7 +208,7 @@ static void do_switch(int ticker)
 	}
 	/* Again, now that no program thread runs: a fork begun since the
 	 * test (its handlers hold fb_mu until its child exists) or finished
-	 * since (a new sentinel) means not yet. */
+	 * since (a new member) means not yet. */
 	int busy, fr = 0, fb = 0;
 	if (!poll_now(&busy)) {
 		if (held)
@@ -184,14 +233,17 @@ static void do_switch(int ticker)
 			  "a failed copy): unprotected where rewritten", fr + fb);
 }
 
-void oms_forkback_run(void)
+static void run(int wait)
 {
+	static uint64_t last_ms;
 	int e = errno;
-	if (oms_os.now_ms() < retry_ms ||
+	uint64_t now = oms_os.now_ms();
+	if (now < retry_ms || (!wait && now < last_ms + 10) ||
 	    getpid() != __atomic_load_n(&owner, __ATOMIC_RELAXED)) {
 		errno = e;
 		return; /* a vfork child: the parent's memory is not ours to switch */
 	}
+	last_ms = now;
 	int busy;
 	if (poll_now(&busy))
 		do_switch(0);
@@ -200,18 +252,25 @@ void oms_forkback_run(void)
 	errno = e;
 }
 
+
+void oms_forkback_run(void)
+{
+	run(0);
+}
+
 void oms_forkback_after_wait(void)
 {
 	if (__atomic_load_n(&oms_forkback_armed, __ATOMIC_RELAXED))
-		oms_forkback_run();
+		run(1);
 }
 
 void oms_forkback_prepare(void)
 {
 	pthread_mutex_lock(&fb_mu);
-	pend = 0;
-	/* Something to watch: anything frozen here by a fork, now or before
-	 * (the handlers before this one have just frozen what they could). */
+	pend = -1;
+	/* Something to watch: memory frozen at a fork, this one (the handlers
+	 * before this one have just frozen what they could) or an earlier one
+	 * of ours or of our parent's. */
 	int any = 0;
 	for (struct oms_block *b = oms_live; b && !any; b = b->next)
 		any = !!(b->flags & OMS_BLK_FORKED);
@@ -219,36 +278,43 @@ void oms_forkback_prepare(void)
 		any = !!(oms_pieces[i].flags & OMS_P_FORKED);
 	if (!any || blind)
 		return;
-	if (sentinel < 0)
-		sentinel = oms_os_sentinel_open();
-	if (sentinel < 0 || !anchor || oms_os_sentinel_map(sentinel, anchor) < 0) {
-		blind = 1; /* this child could never be seen to go */
+	if (family >= 0 && !family_ours()) {
+		leave_family(1);
+		go_blind();
 		return;
 	}
-	pend = 1;
+	if (family < 0 && self_at && spare) {
+		int f = oms_os_family_new();
+		struct stat st;
+		if (f >= 0 && (oms_os.fstat(f, &st) < 0 || oms_os_family_map(f, self_at) < 0)) {
+			oms_os.close(f);
+			f = -1;
+		}
+		if (f >= 0) {
+			family = f;
+			fam_dev = st.st_dev;
+			fam_ino = st.st_ino;
+		}
+	}
+	if (family < 0 || (pend = oms_os_family_join(family, spare)) < 0)
+		go_blind(); /* this child could never be seen to go */
 }
 
 void oms_forkback_parent(void)
 {
 	int watch = 0;
-	if (pend) {
-		/* Our view of the sentinel goes; the child's stays.  Should the
-		 * anchor not come back, the view stays ours: never free, frozen
-		 * for good - safe. */
-		if (oms_sys_mmap(anchor, (size_t)oms_page, PROT_NONE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
-				 0) == anchor) {
-			owner = getpid();
+	if (pend >= 0) {
+		/* The child's description is the child's: our fd and view of it
+		 * go.  Should the view not go, it stays ours: never alone,
+		 * frozen for good - safe. */
+		oms_os.close(pend);
+		pend = -1;
+		if (clear_anchor(spare) == 0) {
 			__atomic_store_n(&oms_forkback_armed, 1, __ATOMIC_RELAXED);
 			__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
 			set_due_for_watch();
 			watch = 1;
 		}
-		pend = 0;
-	}
-	if (blind) {
-		__atomic_store_n(&oms_forkback_armed, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&fb_mu); /* nothing logs here: oms_lock is still held */
 	if (watch)
@@ -257,21 +323,39 @@ void oms_forkback_parent(void)
 
 void oms_forkback_child(void)
 {
-	/* The sentinel view at the anchor is what says "this child lives":
-	 * it stays; our anchor is a new page.  The child's own frozen memory
-	 * is its parent's file too, so it never switches (big.c and
-	 * region_fork.c cleared the marks); a fork of its own gets a
-	 * sentinel of its own. */
-	if (pend)
-		anchor = new_anchor();
-	if (sentinel >= 0)
-		oms_os.close(sentinel);
-	sentinel = -1;
-	pend = 0;
-	blind = 0;
+	/* Our description is the one prepare made (fd pend, mapped at
+	 * spare); the parent's (fd family, mapped at self_at) is not ours to
+	 * hold: both its fd and its view go, so that it can end with the
+	 * parent.  The memory frozen at this fork is our parent's file too:
+	 * we switch it back when we are the family's last member. */
+	owner = getpid();
+	if (family >= 0) {
+		oms_os.close(family);
+		family = -1;
+	}
+	if (self_at)
+		clear_anchor(self_at);
+	if (pend >= 0) {
+		void *t = self_at;
+		self_at = spare;
+		spare = t;
+		family = pend;
+		struct stat st;
+		if (oms_os.fstat(family, &st) == 0) {
+			fam_dev = st.st_dev;
+			fam_ino = st.st_ino;
+			__atomic_store_n(&oms_forkback_armed, 1, __ATOMIC_RELAXED);
+			/* No thread of ours here yet: the slow paths test. */
+			__atomic_store_n(&oms_forkback_due, 1, __ATOMIC_RELAXED);
+		} else {
+			go_blind();
+		}
+	} else {
+		__atomic_store_n(&oms_forkback_armed, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
+	}
+	pend = -1;
 	retry_ms = 0;
-	__atomic_store_n(&oms_forkback_armed, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 	fb_mu = fresh;
 }

@@ -1,19 +1,25 @@
 /* forkback.h - memory frozen at fork goes back into its files once no
  * child can see it (issue 17; big.c says why fork freezes it).
  *
- * Detection: a sentinel the children hold in their address space.  A
- * fork that leaves something frozen maps, in the prepare handler, a fresh
- * writable open of one memfd (PROT_NONE, one page) over our anchor page;
- * the parent handler puts the anchor back, the child keeps the view.  That
- * open lives as long as some process still has an address space forked
- * from this one's snapshot: it goes when the child execs or exits (or the
- * last of its forked descendants does), and not when a daemon closes every
- * descriptor, which a close-on-exec pipe end would not survive.  The
- * parent's read-only open of the memfd can take a read lease exactly when
- * no writable open is left (oms_os_sentinel_free): then a switch is due.
- * The ticker's job tests that; without the thread the program's own calls
- * do (wait*, the large paths).  The anchor is reserved at start, before
- * the program could have made a hole there that it might later map over.
+ * Detection: a family that every process seeing the snapshot belongs to.
+ * A fork that leaves something frozen (now or from an earlier fork, ours
+ * or our parent's) makes sure this process is in a family - one memfd -
+ * and, in the prepare handler, opens a new open file description of it
+ * for the child, takes a read lock (F_OFD_SETLK) on it and maps it
+ * PROT_NONE at our spare page; the parent handler drops its fd and its
+ * view of it, the child handler drops the parent's.  So each member holds
+ * its own description, locked, and a view of it in its address space: the
+ * lock goes when that address space does (exec, exit - also of the last
+ * process it forked without exec), and not when a daemon closes every
+ * descriptor, which a close-on-exec pipe would not survive (the first
+ * design: its live child saw the parent's later writes).  A member is
+ * alone when its read lock can be made a write lock: then no other
+ * process maps the memory frozen at those forks, and this one - parent
+ * or surviving child - switches it back, and leaves the family.  No
+ * signal, no lease: a lease break would send SIGIO to the program.  The
+ * ticker's job tests that; without the thread the program's own calls do
+ * (wait*, the large paths).  Both pages are reserved at start, before the
+ * program could have made a hole there that it might later map over.
  *
  * The switch.  The kernel has no atomic "copy these private pages into the
  * file and map it shared", so no program thread may run during it: big.c
@@ -26,12 +32,12 @@
  *    from a helper: invisible to the program, see stop.h) - from our
  *    ticker thread as soon as its test sees the children gone, or from a
  *    program thread's call above when there is no ticker.
- * Held or alone, the sentinel is tested once more before the switch: no
+ * Held or alone, the family is tested once more before the switch: no
  * program thread can start a fork then, and one half-way (its handlers
  * hold fb_mu) makes the test fail.  When threads cannot be held (a tracer
  * already has them, Yama, valgrind) the memory stays copy-on-write.
  *
- * Lock: fb_mu guards the sentinel and the anchor; a leaf, taken last in
+ * Lock: fb_mu guards the family and its two pages; a leaf, taken last in
  * the fork prepare handler (after oms_lock).  The switch takes oms_map_lock, then
  * oms_lock, one after the other and only with trylock: a wait() called from
  * a signal handler may interrupt this very thread inside the shim.
@@ -40,14 +46,14 @@
 #define OMS_FORKBACK_H
 
 /* Nonzero while the slow paths must call oms_forkback_run: a switch is due,
- * or (no thread) the sentinel is to be tested.  One relaxed load. */
+ * or (no thread) the family is to be tested.  One relaxed load. */
 extern int oms_forkback_due;
 /* Nonzero from a fork that froze something until the switch has run. */
 extern int oms_forkback_armed;
 
 /* The constructor: reserve the anchor page. */
 void oms_forkback_init(void);
-/* Test the sentinel if due, and switch if no child is left. */
+/* Test the family if due, and switch if this process is alone in it. */
 void oms_forkback_run(void);
 /* After a wait-family call returned: poll now, and switch if due. */
 void oms_forkback_after_wait(void);
@@ -58,7 +64,7 @@ static inline void oms_forkback_check(void)
 		oms_forkback_run();
 }
 
-/* The ticker's job: test the sentinel; sets the due flag. */
+/* The ticker's job: test the family; switch when alone. */
 void oms_forkback_job(void);
 /* Its fast period: while children are watched, test every this many ms. */
 unsigned oms_forkback_wanted_ms(void);

@@ -14,7 +14,7 @@
  *   huge give-up  huge.c, right after read-around, on its sample;
  *   cache decay   big.c, every interval;
  *   fork switch-back  forkback.c, every interval, every 50 ms while a
- *                 fork's children are watched: tests the sentinel and
+ *                 fork's family is watched: tests it and
  *                 marks the switch due (it runs on the program's thread,
  *                 forkback.h); without the thread the program's large
  *                 calls and wait* test;

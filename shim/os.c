@@ -386,7 +386,23 @@ static int reopen(int fd, int flags)
 	return open(path, flags | O_CLOEXEC);
 }
 
-int oms_os_sentinel_open(void)
+/* One byte-range lock on byte 0 of the family file, owned by the open
+ * file description (it goes when the last reference to it does: the fd
+ * and every mapping of it, in every process). */
+static int ofd_lock(int fd, short type)
+{
+	struct flock l = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+	return fcntl(fd, F_OFD_SETLK, &l);
+}
+
+/* Counted as the shim's fd, placed high. */
+static int keep_fd(int fd, unsigned long lim)
+{
+	__atomic_fetch_add(&shim_fds, 1, __ATOMIC_RELAXED);
+	return fd_high(fd, lim);
+}
+
+int oms_os_family_new(void)
 {
 	unsigned long lim = nofile_limit();
 	if ((unsigned long)__atomic_load_n(&shim_fds, __ATOMIC_RELAXED) >= lim / 4) {
@@ -396,31 +412,43 @@ int oms_os_sentinel_open(void)
 	int m = (int)syscall(SYS_memfd_create, "oomshield-fork", MFD_CLOEXEC);
 	if (m < 0)
 		return -1;
-	int fd = reopen(m, O_RDONLY);
-	close(m);
-	if (fd < 0)
+	if (ofd_lock(m, F_RDLCK) < 0) {
+		close(m);
 		return -1;
-	__atomic_fetch_add(&shim_fds, 1, __ATOMIC_RELAXED);
-	return fd_high(fd, lim);
+	}
+	return keep_fd(m, lim);
 }
 
-int oms_os_sentinel_map(int sentinel, void *at)
+int oms_os_family_join(int family, void *at)
 {
-	int w = reopen(sentinel, O_RDWR);
-	if (w < 0)
+	unsigned long lim = nofile_limit();
+	if ((unsigned long)__atomic_load_n(&shim_fds, __ATOMIC_RELAXED) >= lim / 4) {
+		errno = EMFILE;
 		return -1;
-	void *v = oms_sys_mmap(at, (size_t)oms_page, PROT_NONE, MAP_SHARED | MAP_FIXED, w, 0);
-	close(w); /* the mapping keeps the struct file */
+	}
+	int fd = reopen(family, O_RDWR);
+	if (fd < 0)
+		return -1;
+	if (ofd_lock(fd, F_RDLCK) < 0 || oms_os_family_map(fd, at) < 0) {
+		close(fd);
+		return -1;
+	}
+	return keep_fd(fd, lim);
+}
+
+int oms_os_family_map(int fd, void *at)
+{
+	void *v = oms_sys_mmap(at, (size_t)oms_page, PROT_NONE, MAP_SHARED | MAP_FIXED, fd, 0);
 	return v == at ? 0 : -1;
 }
 
-int oms_os_sentinel_free(int sentinel)
+int oms_os_family_alone(int fd)
 {
-	if (fcntl(sentinel, F_SETLEASE, F_RDLCK) == 0) {
-		fcntl(sentinel, F_SETLEASE, F_UNLCK);
+	if (ofd_lock(fd, F_WRLCK) == 0) {
+		ofd_lock(fd, F_RDLCK); /* a downgrade: never fails */
 		return 1;
 	}
-	return errno == EAGAIN ? 0 : -1;
+	return errno == EAGAIN || errno == EACCES ? 0 : -1;
 }
 
 /* Bits of a /proc/self/pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */

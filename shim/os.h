@@ -89,15 +89,19 @@ int oms_os_remap_over(void *addr, size_t len, int prot, int flags, int fd, off_t
  * 1 if every thread of the process is a or b (0: another one; -1: cannot
  * tell). */
 int oms_os_only_threads(pid_t a, pid_t b);
-/* The fork sentinel (forkback.h).  sentinel_open: a new memfd, opened
- * read-only (counted as the shim's fd, placed high); -1 past the shim's
- * share or without memfd or /proc.  sentinel_map: maps a fresh writable
- * open of it, PROT_NONE MAP_SHARED|MAP_FIXED, over the page at `at`; 0 or
- * -1.  sentinel_free: 1 when no writable open of it is left anywhere (a
- * read lease can be had), 0 while one is, -1 when leases do not work. */
-int oms_os_sentinel_open(void);
-int oms_os_sentinel_map(int sentinel, void *at);
-int oms_os_sentinel_free(int sentinel);
+/* The fork family (forkback.h): one memfd; each member process holds an
+ * open file description of it with a read lock on byte 0, mapped PROT_NONE
+ * at one of its pages so that the lock lives as long as that address
+ * space.  family_new: the memfd, locked (fd counted as the shim's, high).
+ * family_join: a new description of it (reopened through /proc/self/fd),
+ * locked and mapped at `at` (MAP_FIXED); its fd.  family_map: map fd's
+ * description at `at`.  family_alone: 1 when no other description holds a
+ * lock (a write lock can be had; it is turned back into a read lock), 0
+ * when one does, -1 on an error.  -1/errno on failure. */
+int oms_os_family_new(void);
+int oms_os_family_join(int family, void *at);
+int oms_os_family_map(int fd, void *at);
+int oms_os_family_alone(int fd);
 /* Write every private (copy-on-write, anonymous or swapped) page of the
  * MAP_PRIVATE file view [addr, addr+len) into fd at off + its offset in
  * the range, read from /proc/self/pagemap; pages still the file's are not

@@ -38,8 +38,9 @@ enum {
 	OMS_P_WIPE = 4,      /* MADV_WIPEONFORK, emulated (the kernel refuses it on shared) */
 	OMS_P_DONTDUMP = 8,  /* MADV_DONTDUMP: given again after every remap */
 	OMS_P_ANON = 16,
-	OMS_P_FORKED = 32,   /* frozen by this process's fork (not inherited frozen):
-	                        region_back.c may share it again */
+	OMS_P_FORKED = 32,   /* frozen at a fork (ours or, inherited, our parent's):
+	                        region_back.c shares it again once no other
+	                        process can see it */
 };
 
 struct oms_piece {

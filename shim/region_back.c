@@ -1,8 +1,8 @@
 /* region_back.c - the fork switch-back of redirected mmap pieces
  * (forkback.c decides when; region.h).
  *
- * A piece frozen by this process's fork (OMS_P_FORKED) is a MAP_PRIVATE
- * view of its range of a retired arena.  Once no child can see that file,
+ * A piece frozen at a fork (OMS_P_FORKED) is a MAP_PRIVATE view of its
+ * range of a retired arena.  Once no other process can see that file,
  * its private (copy-on-write) pages are written into the range and the
  * piece becomes MAP_SHARED of it again, its bytes back in the budget.  The
  * range was reserved when the piece was shared and nothing punches a frozen

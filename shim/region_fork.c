@@ -78,8 +78,6 @@ static void after_fork(int child)
 	for (size_t i = oms_npieces; i-- > 0;) {
 		struct oms_piece *p = &oms_pieces[i];
 		size_t len = p->end - p->start;
-		if (child) /* frozen for good: the parent holds the file too */
-			p->flags &= ~OMS_P_FORKED;
 		if (child && (p->flags & OMS_P_DONTFORK)) {
 			oms_arena_unref(p->ar); /* the child never had it */
 			oms_pieces_delete(i);
