@@ -13,11 +13,11 @@
  *                 200 ms while the program pages (oms_advise_wanted_ms);
  *   huge give-up  huge.c, right after read-around, on its sample;
  *   cache decay   big.c, every interval;
- *   fork switch-back  forkback.c, every interval, every 50 ms while a
- *                 fork's family is watched: tests it and
- *                 marks the switch due (it runs on the program's thread,
- *                 forkback.h); without the thread the program's large
- *                 calls and wait* test;
+ *   fork switch-back  forkback.c, every interval, every 50 ms while
+ *                 memory frozen at a fork waits: tests the family and,
+ *                 alone, switches back with the program's threads held
+ *                 still (stop.c); without the thread the program's large
+ *                 calls and wait* test and switch;
  *   DefragTick    defrag.c, every interval, last: a compaction may block
  *                 for seconds.
  * OOMSHIELD_DEFRAG=0 leaves DefragTick out; OOMSHIELD_THREAD=0 starts no
