@@ -656,8 +656,7 @@ void oms_big_fork_child(void)
 	oms_cache_flush(&out);
 	for (struct oms_block *b = oms_live; b; b = b->next) {
 		/* A frozen block's file is the parent's too: it goes back
-		 * (forkback.c) only when this process is the last of the family
-		 * that can see it. */
+		 * (forkback.c) only when no other process shares the canary. */
 		if (b->snap) {
 			struct prots p = {.n = 0};
 			if (b->flags & OMS_BLK_NOCACHE)

@@ -8,7 +8,7 @@
  *                         syscalls run under it)
  *   4. oms_lock          (block.c: registry writes, descriptor slab, live
  *                         list of large blocks, the freed-block cache)
- *   5. forkback.c fb_mu  (the fork family and its two pages; a leaf, taken last
+ *   5. forkback.c fb_mu  (the fork canary and epoch state; a leaf, taken last
  *                         by the fork prepare handler; the switch back
  *                         takes 3 and 4 only with trylock, never under it)
  *   The byte budget (budget.c) and the counters (stats.h) take no lock:

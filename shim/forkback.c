@@ -1,23 +1,21 @@
 /* forkback.c - see forkback.h.
  *
  * Invariants (under fb_mu)
- * - family: -1, or this process's own open file description of the family
- *   memfd (read-locked, counted as one of the shim's fds; fam_dev/fam_ino
- *   name the inode, checked before each use in case the program closed the
- *   fd and the number was reused).  While family >= 0 that description is
- *   also mapped at `self_at`, so that its lock outlives a program that
- *   closes every descriptor.
- * - self_at and spare: our own PROT_NONE pages, never the program's: the
- *   own view, and the page where prepare maps the child's.  The child
- *   swaps them.  NULL if none could be had (then no family: blind).
- * - `blind`: memory is frozen that no family watches (no fd, no memfd, no
- *   /proc, no OFD locks, the fd lost): no switch runs in this process
- *   again, and a child inherits that (it may share the memory with a
- *   process nobody watches).  Frozen memory stays correct, only private.
+ * - canary: NULL, or a private anonymous page of ours, written once when
+ *   made and read-only since, so that no process ever breaks its sharing:
+ *   every process forked from us since it was made maps the same physical
+ *   page until it execs or exits, and pagemap's exclusive bit says when
+ *   none is left.  A new one is made by the first fork of an epoch (one
+ *   that freezes memory while nothing was armed) unless ours is alone, so
+ *   that children forked before the epoch (which cannot see its frozen
+ *   memory) do not hold it back.
+ * - `blind`: memory is frozen and no canary tells who can see it (no page,
+ *   no pagemap): no switch runs in this process again.  Frozen memory stays
+ *   correct, only private.
  * - oms_forkback_armed is 1 while this process holds memory frozen at a
  *   fork (its own, or inherited from its parent) that a switch may give
  *   back; oms_forkback_due is 1 when the slow paths must call
- *   oms_forkback_run: there is no ticker thread to test the family.
+ *   oms_forkback_run: there is no ticker thread to test the canary.
  * - owner: the pid these belong to; a vfork child (same memory, other pid,
  *   no fork handlers) never switches.
  */
@@ -46,39 +44,34 @@ int oms_forkback_due;
 int oms_forkback_armed;
 
 static pthread_mutex_t fb_mu = PTHREAD_MUTEX_INITIALIZER;
-static int family = -1;
-static dev_t fam_dev;
-static ino_t fam_ino;
-static void *self_at, *spare;
-static int pend = -1; /* prepare: the child's description (fd) */
+static void *canary;
 static int blind;
 static pid_t owner;
 static uint64_t retry_ms; /* next try when one failed */
 
-static void *new_anchor(void)
+/* A fresh canary: its content unique to us (so that KSM, if the program
+ * turned it on, never merges it with another page), then read-only. */
+static void *new_canary(void)
 {
-	void *a = oms_sys_mmap(NULL, (size_t)oms_page, PROT_NONE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return a == MAP_FAILED ? NULL : a;
-}
-
-/* The page back to a plain reservation of ours (drops a view there). */
-static int clear_anchor(void *at)
-{
-	return oms_sys_mmap(at, (size_t)oms_page, PROT_NONE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
-			    0) == at
-		       ? 0
-		       : -1;
+	void *c = oms_sys_mmap(NULL, (size_t)oms_page, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c == MAP_FAILED)
+		return NULL;
+	uint64_t *w = c;
+	w[0] = (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)c;
+	w[1] = oms_os.now_ms();
+	if (oms_os.mprotect(c, (size_t)oms_page, PROT_READ) < 0) {
+		oms_sys_munmap(c, (size_t)oms_page);
+		return NULL;
+	}
+	return c;
 }
 
 void oms_forkback_init(void)
 {
 	pthread_mutex_lock(&fb_mu);
-	if (!self_at)
-		self_at = new_anchor();
-	if (!spare)
-		spare = new_anchor();
+	if (!canary)
+		canary = new_canary();
 	owner = getpid();
 	pthread_mutex_unlock(&fb_mu);
 }
@@ -97,45 +90,13 @@ static void go_blind(void)
 	__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
 }
 
-/* Under fb_mu: is `family` still our fd of the family memfd? */
-static int family_ours(void)
-{
-	struct stat st;
-	return family >= 0 && oms_os.fstat(family, &st) == 0 && st.st_dev == fam_dev &&
-	       st.st_ino == fam_ino;
-}
-
-/* Under fb_mu: leave the family (we are its last member, or it is lost). */
-static void leave_family(int lost)
-{
-	if (family < 0)
-		return;
-	if (lost)
-		oms_os_fd_forget(); /* the program closed it: not ours to close */
-	else
-		oms_os.close(family);
-	family = -1;
-	clear_anchor(self_at); /* if this fails the view stays: never alone - safe */
-}
-
-/* Under fb_mu: 1 when no other process holds the family, so no process
- * but this one maps the memory frozen at our forks (or our parent's).
- * Then we leave it (the next fork makes a new one): a fork followed by
- * its wait leaves no descriptor behind. */
+/* Under fb_mu: 1 when no other process maps the canary, so none can see
+ * the memory frozen at our forks (or our parent's). */
 static int poll_locked(void)
 {
-	if (family < 0)
-		return 1; /* left when alone, and no fork since */
-	if (!family_ours()) {
-		leave_family(1);
-		go_blind();
-		return 0;
-	}
-	int r = oms_os_family_alone(family);
+	int r = canary ? oms_os_page_alone(canary) : -1;
 	if (r < 0)
-		go_blind(); /* OFD locks refused: never provable, stay frozen */
-	if (r == 1)
-		leave_family(0);
+		go_blind(); /* no pagemap: never provable, stay frozen */
 	return r == 1;
 }
 
@@ -179,13 +140,19 @@ unsigned oms_forkback_wanted_ms(void)
 static void do_switch(int ticker)
 {
 	static int warned, switching, refused;
+	/* A handler on a small alternate stack (a SIGCHLD handler calling
+	 * waitpid) has no room for the copy: our thread or the next call. */
+	stack_t ss;
+	if (!ticker && sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))
+		return;
 	if (__atomic_exchange_n(&switching, 1, __ATOMIC_ACQUIRE))
 		return;
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid_t me = (pid_t)syscall(SYS_gettid), tt = oms_ticker_tid();
 	int held = 0;
+	/* The others are held before this thread blocks its signals: while
+	 * the leader blocks one the program ignores, the kernel queues it
+	 * instead of dropping it, and it would wake a thread not yet held in
+	 * its epoll_wait with EINTR. */
 	if (oms_os_only_threads(me, tt) != 1) {
 		if (refused || oms_stop_others(ticker ? 0 : tt) < 0) {
 			int e = refused ? refused : errno;
@@ -194,7 +161,6 @@ static void do_switch(int ticker)
 			if (e != EBUSY && e != EAGAIN && e != ENOMEM)
 				refused = e;
 			retry_ms = oms_os.now_ms() + 1000;
-			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			__atomic_store_n(&switching, 0, __ATOMIC_RELEASE);
 			oms_log_once(&warned, OMS_LOG_INFO,
 				     "fork: cannot hold the other threads still (%s): memory frozen "
@@ -206,25 +172,29 @@ static void do_switch(int ticker)
 		}
 		held = 1;
 	}
+	/* No handler of ours may write the memory half-way through. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	/* Again, now that no program thread runs: a fork begun since the
 	 * test (its handlers hold fb_mu until its child exists) or finished
-	 * since (a new member) means not yet. */
-	int busy, fr = 0, fb = 0;
-	if (!poll_now(&busy)) {
-		if (held)
-			oms_stop_resume();
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		__atomic_store_n(&switching, 0, __ATOMIC_RELEASE);
-		return;
+	 * since (a new child shares the canary) means not yet. */
+	int busy, fr = 0, fb = 0, nr = -1, nb = -1;
+	if (poll_now(&busy)) {
+		nr = oms_region_fork_back(&fr);
+		nb = nr < 0 ? -1 : oms_big_fork_back(&fb);
 	}
-	int nr = oms_region_fork_back(&fr);
-	int nb = nr < 0 ? -1 : oms_big_fork_back(&fb);
+	/* Signals the program ignores were queued while we blocked them or
+	 * held the leader: dropped here, as the kernel would have, and our
+	 * mask back, before a thread that runs again could take one as an
+	 * EINTR. */
+	oms_os_drain_ignored();
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (held)
 		oms_stop_resume();
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	__atomic_store_n(&switching, 0, __ATOMIC_RELEASE);
 	if (nr < 0 || nb < 0)
-		return; /* a lock is held (a held thread, or a signal handler): later */
+		return; /* not alone after all, or a lock is held: later */
 	__atomic_store_n(&oms_forkback_armed, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&oms_stats.forks_back, (uint64_t)(nr + nb), __ATOMIC_RELAXED);
@@ -264,57 +234,46 @@ void oms_forkback_after_wait(void)
 		run(1);
 }
 
+static int frozen_any(void)
+{
+	for (struct oms_block *b = oms_live; b; b = b->next)
+		if (b->flags & OMS_BLK_FORKED)
+			return 1;
+	for (size_t i = 0; i < oms_npieces; i++)
+		if (oms_pieces[i].flags & OMS_P_FORKED)
+			return 1;
+	return 0;
+}
+
+static int pend; /* prepare: this fork leaves memory frozen */
+
 void oms_forkback_prepare(void)
 {
 	pthread_mutex_lock(&fb_mu);
-	pend = -1;
-	/* Something to watch: memory frozen at a fork, this one (the handlers
-	 * before this one have just frozen what they could) or an earlier one
-	 * of ours or of our parent's. */
-	int any = 0;
-	for (struct oms_block *b = oms_live; b && !any; b = b->next)
-		any = !!(b->flags & OMS_BLK_FORKED);
-	for (size_t i = 0; i < oms_npieces && !any; i++)
-		any = !!(oms_pieces[i].flags & OMS_P_FORKED);
-	if (!any || blind)
+	/* Memory frozen at a fork, this one (the handlers before this one
+	 * have just frozen what they could) or an earlier one of ours or of
+	 * our parent's. */
+	pend = !blind && frozen_any();
+	if (!pend || __atomic_load_n(&oms_forkback_armed, __ATOMIC_RELAXED))
 		return;
-	if (family >= 0 && !family_ours()) {
-		leave_family(1);
-		go_blind();
-		return;
+	/* A new epoch: a canary that only the children from now on share. */
+	if (canary && oms_os_page_alone(canary) != 1) {
+		oms_sys_munmap(canary, (size_t)oms_page);
+		canary = NULL;
 	}
-	if (family < 0 && self_at && spare) {
-		int f = oms_os_family_new();
-		struct stat st;
-		if (f >= 0 && (oms_os.fstat(f, &st) < 0 || oms_os_family_map(f, self_at) < 0)) {
-			oms_os.close(f);
-			f = -1;
-		}
-		if (f >= 0) {
-			family = f;
-			fam_dev = st.st_dev;
-			fam_ino = st.st_ino;
-		}
-	}
-	if (family < 0 || (pend = oms_os_family_join(family, spare)) < 0)
+	if (!canary)
+		canary = new_canary();
+	if (!canary)
 		go_blind(); /* this child could never be seen to go */
 }
 
 void oms_forkback_parent(void)
 {
-	int watch = 0;
-	if (pend >= 0) {
-		/* The child's description is the child's: our fd and view of it
-		 * go.  Should the view not go, it stays ours: never alone,
-		 * frozen for good - safe. */
-		oms_os.close(pend);
-		pend = -1;
-		if (clear_anchor(spare) == 0) {
-			__atomic_store_n(&oms_forkback_armed, 1, __ATOMIC_RELAXED);
-			__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
-			set_due_for_watch();
-			watch = 1;
-		}
+	int watch = pend && !blind;
+	if (watch) {
+		__atomic_store_n(&oms_forkback_armed, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
+		set_due_for_watch();
 	}
 	pthread_mutex_unlock(&fb_mu); /* nothing logs here: oms_lock is still held */
 	if (watch)
@@ -323,38 +282,15 @@ void oms_forkback_parent(void)
 
 void oms_forkback_child(void)
 {
-	/* Our description is the one prepare made (fd pend, mapped at
-	 * spare); the parent's (fd family, mapped at self_at) is not ours to
-	 * hold: both its fd and its view go, so that it can end with the
-	 * parent.  The memory frozen at this fork is our parent's file too:
-	 * we switch it back when we are the family's last member. */
+	/* The memory frozen at this fork is our parent's file too: we switch
+	 * it back once no other process shares the canary (the parent and
+	 * every other child of the epoch have gone). */
 	owner = getpid();
-	if (family >= 0) {
-		oms_os.close(family);
-		family = -1;
-	}
-	if (self_at)
-		clear_anchor(self_at);
-	if (pend >= 0) {
-		void *t = self_at;
-		self_at = spare;
-		spare = t;
-		family = pend;
-		struct stat st;
-		if (oms_os.fstat(family, &st) == 0) {
-			fam_dev = st.st_dev;
-			fam_ino = st.st_ino;
-			__atomic_store_n(&oms_forkback_armed, 1, __ATOMIC_RELAXED);
-			/* No thread of ours here yet: the slow paths test. */
-			__atomic_store_n(&oms_forkback_due, 1, __ATOMIC_RELAXED);
-		} else {
-			go_blind();
-		}
-	} else {
-		__atomic_store_n(&oms_forkback_armed, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&oms_forkback_due, 0, __ATOMIC_RELAXED);
-	}
-	pend = -1;
+	int arm = pend && !blind;
+	__atomic_store_n(&oms_forkback_armed, arm, __ATOMIC_RELAXED);
+	/* No thread of ours here yet: the slow paths test. */
+	__atomic_store_n(&oms_forkback_due, arm, __ATOMIC_RELAXED);
+	pend = 0;
 	retry_ms = 0;
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 	fb_mu = fresh;

@@ -1,25 +1,23 @@
 /* forkback.h - memory frozen at fork goes back into its files once no
  * child can see it (issue 17; big.c says why fork freezes it).
  *
- * Detection: a family that every process seeing the snapshot belongs to.
- * A fork that leaves something frozen (now or from an earlier fork, ours
- * or our parent's) makes sure this process is in a family - one memfd -
- * and, in the prepare handler, opens a new open file description of it
- * for the child, takes a read lock (F_OFD_SETLK) on it and maps it
- * PROT_NONE at our spare page; the parent handler drops its fd and its
- * view of it, the child handler drops the parent's.  So each member holds
- * its own description, locked, and a view of it in its address space: the
- * lock goes when that address space does (exec, exit - also of the last
- * process it forked without exec), and not when a daemon closes every
- * descriptor, which a close-on-exec pipe would not survive (the first
- * design: its live child saw the parent's later writes).  A member is
- * alone when its read lock can be made a write lock: then no other
- * process maps the memory frozen at those forks, and this one - parent
- * or surviving child - switches it back, and leaves the family.  No
- * signal, no lease: a lease break would send SIGIO to the program.  The
- * ticker's job tests that; without the thread the program's own calls do
- * (wait*, the large paths).  Both pages are reserved at start, before the
- * program could have made a hole there that it might later map over.
+ * Detection: a canary page.  Who can still see the snapshot is exactly
+ * who shares the canary: a private anonymous page of ours, written once
+ * and read-only since, so that fork shares it copy-on-write and nobody
+ * ever breaks the sharing.  Every process forked from us - through the
+ * fork handlers or not (_Fork, syscall(SYS_fork)), and every process
+ * forked from those without exec - maps the same physical page until it
+ * execs or exits; closing descriptors does not matter.  pagemap's
+ * "exclusively mapped" bit (oms_os_page_alone) says when no other process
+ * maps it: then this process - the parent, or a child that outlived it -
+ * switches back.  The first fork of an epoch (one that freezes memory
+ * while nothing is armed) takes a fresh canary unless ours is alone, so
+ * that a child forked earlier, which cannot see this memory, does not
+ * hold it frozen.  Two designs failed before: a close-on-exec pipe (a
+ * daemon child closes it and lives on, and then saw the parent's writes)
+ * and a memfd per family with OFD locks (a raw fork shares the parent's
+ * description and goes unseen).  The ticker's job tests every 50 ms;
+ * without the thread the program's own calls do (wait*, the large paths).
  *
  * The switch.  The kernel has no atomic "copy these private pages into the
  * file and map it shared", so no program thread may run during it: big.c
@@ -32,12 +30,12 @@
  *    from a helper: invisible to the program, see stop.h) - from our
  *    ticker thread as soon as its test sees the children gone, or from a
  *    program thread's call above when there is no ticker.
- * Held or alone, the family is tested once more before the switch: no
+ * Held or alone, the canary is tested once more before the switch: no
  * program thread can start a fork then, and one half-way (its handlers
  * hold fb_mu) makes the test fail.  When threads cannot be held (a tracer
  * already has them, Yama, valgrind) the memory stays copy-on-write.
  *
- * Lock: fb_mu guards the family and its two pages; a leaf, taken last in
+ * Lock: fb_mu guards the canary; a leaf, taken last in
  * the fork prepare handler (after oms_lock).  The switch takes oms_map_lock, then
  * oms_lock, one after the other and only with trylock: a wait() called from
  * a signal handler may interrupt this very thread inside the shim.
@@ -46,14 +44,14 @@
 #define OMS_FORKBACK_H
 
 /* Nonzero while the slow paths must call oms_forkback_run: a switch is due,
- * or (no thread) the family is to be tested.  One relaxed load. */
+ * or (no thread) the canary is to be tested.  One relaxed load. */
 extern int oms_forkback_due;
 /* Nonzero from a fork that froze something until the switch has run. */
 extern int oms_forkback_armed;
 
 /* The constructor: reserve the anchor page. */
 void oms_forkback_init(void);
-/* Test the family if due, and switch if this process is alone in it. */
+/* Test the canary if due, and switch if this process is alone with it. */
 void oms_forkback_run(void);
 /* After a wait-family call returned: poll now, and switch if due. */
 void oms_forkback_after_wait(void);
@@ -64,7 +62,7 @@ static inline void oms_forkback_check(void)
 		oms_forkback_run();
 }
 
-/* The ticker's job: test the family; switch when alone. */
+/* The ticker's job: test the canary; switch when alone. */
 void oms_forkback_job(void);
 /* Its fast period: while children are watched, test every this many ms. */
 unsigned oms_forkback_wanted_ms(void);

@@ -14,7 +14,7 @@
  *   huge give-up  huge.c, right after read-around, on its sample;
  *   cache decay   big.c, every interval;
  *   fork switch-back  forkback.c, every interval, every 50 ms while
- *                 memory frozen at a fork waits: tests the family and,
+ *                 memory frozen at a fork waits: tests the canary and,
  *                 alone, switches back with the program's threads held
  *                 still (stop.c); without the thread the program's large
  *                 calls and wait* test and switch;

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,84 +378,54 @@ int oms_os_only_threads(pid_t a, pid_t b)
 	return ok;
 }
 
-/* /proc/self/fd/N opens the file N names anew: a struct file of its own,
- * which is what the lease test counts (forkback.h). */
-static int reopen(int fd, int flags)
-{
-	char path[40];
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-	return open(path, flags | O_CLOEXEC);
-}
-
-/* One byte-range lock on byte 0 of the family file, owned by the open
- * file description (it goes when the last reference to it does: the fd
- * and every mapping of it, in every process). */
-static int ofd_lock(int fd, short type)
-{
-	struct flock l = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
-	return fcntl(fd, F_OFD_SETLK, &l);
-}
-
-/* Counted as the shim's fd, placed high. */
-static int keep_fd(int fd, unsigned long lim)
-{
-	__atomic_fetch_add(&shim_fds, 1, __ATOMIC_RELAXED);
-	return fd_high(fd, lim);
-}
-
-int oms_os_family_new(void)
-{
-	unsigned long lim = nofile_limit();
-	if ((unsigned long)__atomic_load_n(&shim_fds, __ATOMIC_RELAXED) >= lim / 4) {
-		errno = EMFILE;
-		return -1;
-	}
-	int m = (int)syscall(SYS_memfd_create, "oomshield-fork", MFD_CLOEXEC);
-	if (m < 0)
-		return -1;
-	if (ofd_lock(m, F_RDLCK) < 0) {
-		close(m);
-		return -1;
-	}
-	return keep_fd(m, lim);
-}
-
-int oms_os_family_join(int family, void *at)
-{
-	unsigned long lim = nofile_limit();
-	if ((unsigned long)__atomic_load_n(&shim_fds, __ATOMIC_RELAXED) >= lim / 4) {
-		errno = EMFILE;
-		return -1;
-	}
-	int fd = reopen(family, O_RDWR);
-	if (fd < 0)
-		return -1;
-	if (ofd_lock(fd, F_RDLCK) < 0 || oms_os_family_map(fd, at) < 0) {
-		close(fd);
-		return -1;
-	}
-	return keep_fd(fd, lim);
-}
-
-int oms_os_family_map(int fd, void *at)
-{
-	void *v = oms_sys_mmap(at, (size_t)oms_page, PROT_NONE, MAP_SHARED | MAP_FIXED, fd, 0);
-	return v == at ? 0 : -1;
-}
-
-int oms_os_family_alone(int fd)
-{
-	if (ofd_lock(fd, F_WRLCK) == 0) {
-		ofd_lock(fd, F_RDLCK); /* a downgrade: never fails */
-		return 1;
-	}
-	return errno == EAGAIN || errno == EACCES ? 0 : -1;
-}
-
 /* Bits of a /proc/self/pagemap entry (Documentation/admin-guide/mm/pagemap.rst). */
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAP (1ULL << 62)
 #define PM_FILE (1ULL << 61)
+#define PM_EXCLUSIVE (1ULL << 56)
+
+int oms_os_drain_ignored(void)
+{
+	char buf[2048];
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	const char *ig = strstr(buf, "\nSigIgn:"), *cg = strstr(buf, "\nSigCgt:");
+	if (!ig || !cg)
+		return -1;
+	unsigned long long ign = strtoull(ig + 8, NULL, 16), cgt = strtoull(cg + 8, NULL, 16);
+	unsigned long long dfl = (1ULL << (SIGCHLD - 1)) | (1ULL << (SIGURG - 1)) |
+				 (1ULL << (SIGWINCH - 1)) | (1ULL << (SIGCONT - 1));
+	unsigned long long drop = ign | (dfl & ~cgt);
+	sigset_t set;
+	sigemptyset(&set);
+	for (int sig = 1; sig <= 64 && sig < NSIG; sig++)
+		if (drop & (1ULL << (sig - 1)))
+			sigaddset(&set, sig);
+	struct timespec zero = {0, 0};
+	int k = 0;
+	while (sigtimedwait(&set, NULL, &zero) > 0 && k < 64)
+		k++;
+	return k;
+}
+
+int oms_os_page_alone(const void *addr)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pm < 0)
+		return -1;
+	uint64_t e = 0;
+	ssize_t n = pread(pm, &e, sizeof e, (off_t)((uintptr_t)addr / oms_page * sizeof e));
+	close(pm);
+	if (n != (ssize_t)sizeof e)
+		return -1;
+	return (e & PM_PRESENT) && (e & PM_EXCLUSIVE) ? 1 : 0;
+}
 
 /* A run [s, e) of private pages: its bytes into fd at the same offset. */
 static int write_run(const char *base, size_t s, size_t e, int fd, off_t off)
@@ -473,11 +444,11 @@ int oms_os_flush_private(const void *addr, size_t len, int fd, off_t off)
 	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (pm < 0)
 		return -1;
-	uint64_t ent[512];
+	uint64_t ent[64]; /* small: this may run in a signal handler (wait) */
 	size_t npages = len / oms_page, run = SIZE_MAX; /* start of the current run */
 	int r = 0;
 	for (size_t pg = 0; pg < npages && r == 0;) {
-		size_t want = npages - pg < 512 ? npages - pg : 512;
+		size_t want = npages - pg < 64 ? npages - pg : 64;
 		off_t at = (off_t)(((uintptr_t)addr / oms_page + pg) * sizeof *ent);
 		ssize_t n = pread(pm, ent, want * sizeof *ent, at);
 		if (n < (ssize_t)sizeof *ent) {

@@ -89,19 +89,18 @@ int oms_os_remap_over(void *addr, size_t len, int prot, int flags, int fd, off_t
  * 1 if every thread of the process is a or b (0: another one; -1: cannot
  * tell). */
 int oms_os_only_threads(pid_t a, pid_t b);
-/* The fork family (forkback.h): one memfd; each member process holds an
- * open file description of it with a read lock on byte 0, mapped PROT_NONE
- * at one of its pages so that the lock lives as long as that address
- * space.  family_new: the memfd, locked (fd counted as the shim's, high).
- * family_join: a new description of it (reopened through /proc/self/fd),
- * locked and mapped at `at` (MAP_FIXED); its fd.  family_map: map fd's
- * description at `at`.  family_alone: 1 when no other description holds a
- * lock (a write lock can be had; it is turned back into a read lock), 0
- * when one does, -1 on an error.  -1/errno on failure. */
-int oms_os_family_new(void);
-int oms_os_family_join(int family, void *at);
-int oms_os_family_map(int fd, void *at);
-int oms_os_family_alone(int fd);
+/* The fork canary (forkback.h): 1 if the page at addr is present and
+ * mapped by this process alone (/proc/self/pagemap's exclusive bit), 0 if
+ * another process maps it too or it is not present, -1 if pagemap cannot
+ * be read. */
+int oms_os_page_alone(const void *addr);
+/* Take the pending signals this process ignores (SIG_IGN, or a default
+ * action of ignoring them and no handler) off the queue, as the kernel
+ * would have dropped them: while a thread blocks them or is traced, the
+ * kernel queues them instead, and they would wake another thread of the
+ * program in its epoll_wait with EINTR.  The caller must block them.  The
+ * number taken, or -1. */
+int oms_os_drain_ignored(void);
 /* Write every private (copy-on-write, anonymous or swapped) page of the
  * MAP_PRIVATE file view [addr, addr+len) into fd at off + its offset in
  * the range, read from /proc/self/pagemap; pages still the file's are not

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -128,19 +129,26 @@ static int our_eintr(pid_t t)
 	return 0;
 }
 
-static void restart_call(pid_t t)
+/* on: back over the syscall instruction, to run the call again; !on: undo
+ * that (the EINTR back).  0 or -1. */
+static int restart_call(pid_t t, int on)
 {
 	struct user_regs_struct r;
 	if (syscall(SYS_ptrace, PTRACE_GETREGS, t, NULL, &r) < 0)
-		return;
-	R_RET(r) = R_NR(r);
-	R_PC(r) -= 2;
-	syscall(SYS_ptrace, PTRACE_SETREGS, t, NULL, &r);
+		return -1;
+	if (on) {
+		R_RET(r) = R_NR(r);
+		R_PC(r) -= 2;
+	} else {
+		R_RET(r) = (__typeof__(R_RET(r)))-EINTR;
+		R_PC(r) += 2;
+	}
+	return (int)syscall(SYS_ptrace, PTRACE_SETREGS, t, NULL, &r);
 }
 #else
 #define OMS_STOP_CAN 0
 static int our_eintr(pid_t t) { (void)t; return 0; }
-static void restart_call(pid_t t) { (void)t; }
+static int restart_call(pid_t t, int on) { (void)t; (void)on; return -1; }
 #endif
 #define STACK (64 << 10)
 
@@ -151,6 +159,8 @@ static struct {
 	int sig[OMS_STOP_MAX];
 	unsigned char eintr[OMS_STOP_MAX]; /* our stop made its call fail EINTR */
 	int phase;
+	pid_t alive; /* the helper's tid; the kernel zeroes it (and wakes
+			futex waiters) when the helper exits: CLONE_CHILD_CLEARTID */
 	pid_t helper;
 	void *stack;
 } st;
@@ -166,6 +176,20 @@ static int wait_phase_not(int v)
 	int p;
 	while ((p = __atomic_load_n(&st.phase, __ATOMIC_ACQUIRE)) == v)
 		syscall(SYS_futex, &st.phase, FUTEX_WAIT, v, NULL, NULL, 0);
+	return p;
+}
+
+/* The caller's wait: also ends when the helper has died (a seccomp filter
+ * that kills on ptrace, say) - then -ESRCH. */
+static int wait_helper(int v)
+{
+	int p;
+	while ((p = __atomic_load_n(&st.phase, __ATOMIC_ACQUIRE)) == v) {
+		if (!__atomic_load_n(&st.alive, __ATOMIC_ACQUIRE))
+			return -ESRCH;
+		struct timespec t = {0, 10 * 1000000L};
+		syscall(SYS_futex, &st.phase, FUTEX_WAIT, v, &t, NULL, 0);
+	}
 	return p;
 }
 
@@ -219,7 +243,9 @@ static int hold(pid_t t)
 		/* Our interrupt (or a group stop), or a signal on its way in. */
 		int ours = (s >> 16) == PTRACE_EVENT_STOP;
 		st.sig[st.n] = ours ? 0 : WSTOPSIG(s);
-		st.eintr[st.n++] = (unsigned char)(ours && our_eintr(t));
+		/* Stopped by us, or by a signal the tracing made it see: its
+		 * call may have failed with EINTR (release decides). */
+		st.eintr[st.n++] = (unsigned char)our_eintr(t);
 		return 0;
 	}
 }
@@ -233,8 +259,8 @@ static int held(pid_t t)
 }
 
 /* One pass over /proc/PID/task: 1 if it stopped a thread, 0 if none was
- * left to stop, -errno. */
-static int pass(void)
+ * left to stop, -errno.  The leader only with `leader`: see helper(). */
+static int pass(int leader)
 {
 	char path[40], buf[2048] __attribute__((aligned(8)));
 	snprintf(path, sizeof path, "/proc/%d/task", (int)st.tgid);
@@ -256,7 +282,8 @@ static int pass(void)
 			if (d->name[0] < '0' || d->name[0] > '9')
 				continue;
 			pid_t t = (pid_t)strtol(d->name, NULL, 10);
-			if (t == st.caller || t == st.keep || held(t) || zombie(t))
+			if (t == st.caller || t == st.keep || held(t) || (t == st.tgid && !leader) ||
+			    zombie(t))
 				continue;
 			if (st.n == OMS_STOP_MAX)
 				r = -E2BIG;
@@ -270,42 +297,71 @@ static int pass(void)
 	return r ? r : more;
 }
 
-/* 1 if a signal the thread does not block is pending for it or for the
- * process, from /proc/PID/task/TID/status. */
-static int signal_pending(pid_t tid)
+/* Signals whose default action is to ignore them: a thread that is not
+ * traced never sees them unless it has a handler.  A traced one does - the
+ * kernel queues them for the tracer - and its call fails with EINTR. */
+#define DFL_IGNORED ((1ULL << (SIGCHLD - 1)) | (1ULL << (SIGURG - 1)) | \
+		     (1ULL << (SIGWINCH - 1)) | (1ULL << (SIGCONT - 1)))
+
+/* The signals that would have interrupted the thread's call without us:
+ * not ignored, not blocked, handled or with a default action that acts.
+ * Reads /proc/PID/task/TID/status; pending: those of them pending for it
+ * or for the process.  -1 if it cannot be read (then: as if one were). */
+static int masks(pid_t tid, unsigned long long *relevant, unsigned long long *pending)
 {
 	char path[64], buf[2048];
 	snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)st.tgid, (int)tid);
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 1;
+		return -1;
 	long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
 	syscall(SYS_close, fd);
 	if (n <= 0)
-		return 1;
+		return -1;
 	buf[n] = 0;
-	unsigned long long pnd = 0, blk = 0;
-	const char *k[3] = {"\nSigPnd:", "\nShdPnd:", "\nSigBlk:"};
-	for (int i = 0; i < 3; i++) {
+	static const char *const k[5] = {"\nSigPnd:", "\nShdPnd:", "\nSigBlk:", "\nSigIgn:",
+					 "\nSigCgt:"};
+	unsigned long long v[5];
+	for (int i = 0; i < 5; i++) {
 		const char *p = strstr(buf, k[i]);
 		if (!p)
-			return 1;
-		unsigned long long v = strtoull(p + strlen(k[i]), NULL, 16);
-		if (i < 2)
-			pnd |= v;
-		else
-			blk = v;
+			return -1;
+		v[i] = strtoull(p + strlen(k[i]), NULL, 16);
 	}
-	return (pnd & ~blk) != 0;
+	*relevant = ~v[3] & (v[4] | ~DFL_IGNORED);
+	*pending = (v[0] | v[1]) & ~v[2] & *relevant;
+	return 0;
+}
+
+/* May the call thread i was stopped in run again?  Not if a signal that
+ * would have interrupted it anyway is on its way. */
+static int may_restart(int i)
+{
+	unsigned long long rel, pnd;
+	if (masks(st.tid[i], &rel, &pnd) < 0 || pnd)
+		return 0;
+	int sig = st.sig[i];
+	return !(sig > 0 && sig <= 64 && (rel & (1ULL << (sig - 1))));
+}
+
+static void let_go(int i)
+{
+	/* Checked again once restarted: a signal that came in between gets
+	 * its EINTR back (a few microseconds remain, up to the detach, in
+	 * which one would find the call restarted). */
+	if (st.eintr[i] && may_restart(i) && restart_call(st.tid[i], 1) == 0 && !may_restart(i))
+		restart_call(st.tid[i], 0);
+	syscall(SYS_ptrace, PTRACE_DETACH, st.tid[i], NULL, (void *)(long)st.sig[i]);
 }
 
 static void release(void)
 {
-	for (int i = 0; i < st.n; i++) {
-		if (st.eintr[i] && !signal_pending(st.tid[i]))
-			restart_call(st.tid[i]);
-		syscall(SYS_ptrace, PTRACE_DETACH, st.tid[i], NULL, (void *)(long)st.sig[i]);
-	}
+	for (int i = 0; i < st.n; i++) /* the leader first (see helper()) */
+		if (st.tid[i] == st.tgid)
+			let_go(i);
+	for (int i = 0; i < st.n; i++)
+		if (st.tid[i] != st.tgid)
+			let_go(i);
 	st.n = 0;
 }
 
@@ -313,8 +369,19 @@ static int helper(void *arg)
 {
 	(void)arg;
 	int r;
-	/* Threads not yet stopped may start new ones: until a pass finds none. */
-	while ((r = pass()) == 1)
+	/* Killed with the program (its threads then go with it): a helper
+	 * outliving it would keep its memory and files. */
+	syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (syscall(SYS_getppid) != st.tgid)
+		return 0;
+	/* Threads not yet stopped may start new ones: until a pass finds none.
+	 * The leader last, and let go first: while it is traced, a signal sent
+	 * to the process that it would drop (SIGCHLD, SIGWINCH left at their
+	 * default) is queued instead, and would wake another thread of the
+	 * process in its call with EINTR - one not yet or no longer held. */
+	while ((r = pass(0)) == 1)
+		;
+	while (r == 0 && (r = pass(1)) == 1)
 		;
 	if (r < 0) {
 		release();
@@ -364,7 +431,10 @@ int oms_stop_others(pid_t keep)
 		return -1;
 	}
 	/* No exit signal: no SIGCHLD, and wait() without __WALL never sees it. */
-	st.helper = clone(helper, (char *)st.stack + STACK, CLONE_VM | CLONE_UNTRACED, NULL);
+	st.alive = 1;
+	st.helper = clone(helper, (char *)st.stack + STACK,
+			  CLONE_VM | CLONE_UNTRACED | CLONE_CHILD_CLEARTID, NULL, NULL, NULL,
+			  &st.alive);
 	if (st.helper < 0) {
 		int ce = errno;
 		oms_sys_munmap(st.stack, STACK);
@@ -372,7 +442,7 @@ int oms_stop_others(pid_t keep)
 		errno = ce;
 		return -1;
 	}
-	int p = wait_phase_not(HOLDING);
+	int p = wait_helper(HOLDING);
 	if (p < 0) {
 		reap();
 		errno = -p;

@@ -16,6 +16,17 @@
  * program's wait() without __WALL) and is not traced itself
  * (CLONE_UNTRACED, so strace -f does not follow it).
  *
+ * Signals.  While a thread is traced, or while the thread that stands for
+ * the process (the leader) blocks a signal, the kernel queues signals the
+ * program ignores (SIGCHLD, SIGWINCH at their default) instead of dropping
+ * them, and one would wake another thread in epoll_wait with EINTR.  So
+ * the leader is held last and let go first, forkback.c blocks its own
+ * signals only once the others are held, and drains the ignored ones
+ * before anyone runs again (oms_os_drain_ignored).  The helper dies with
+ * the program (PR_SET_PDEATHSIG) and the caller notices the helper's death
+ * (CLONE_CHILD_CLEARTID): a seccomp filter that kills on ptrace costs a
+ * failed try, not a hang.
+ *
  * When it cannot: the process is already traced (a debugger, strace),
  * ptrace is refused (Yama ptrace_scope >= 1 - the helper is our child, not
  * our ancestor -, seccomp, a process made non-dumpable, a setuid program),

@@ -71,11 +71,15 @@ for kind in malloc mmap; do
 	# grandchild: the child forks one (no exec) and exits: the parent
 	# must not switch while it lives.  orphan: the parent exits first,
 	# the child is the survivor and switches back.
-	for mode in exec exit loop prefork daemon grandchild orphan race threads; do
+	# rawfork: a child made without fork handlers (syscall(SYS_fork))
+	# while memory is frozen holds it frozen too.
+	# flood: ignored signals queued while threads are held must not turn
+	# into EINTR in another thread.
+	for mode in exec exit loop prefork daemon grandchild rawfork orphan race threads flood; do
 		fb "$mode/$kind" "ok $mode shared=1" "$mode" 64 "$kind" OOMSHIELD_THRESHOLD=64K
 	done
 	# No ticker thread: the wait wrapper (exec) and the next large malloc
-	# (race: reaped by a raw wait4) test the family themselves.
+	# (race: reaped by a raw wait4) test the canary themselves.
 	fb "exec/$kind/nothread" "ok exec shared=1" exec 64 "$kind" OOMSHIELD_THREAD=0
 	fb "race/$kind/nothread" "ok race shared=1" race 64 "$kind" OOMSHIELD_THREAD=0
 	fb "threads/$kind/nothread" "ok threads shared=1" threads 64 "$kind" OOMSHIELD_THREAD=0

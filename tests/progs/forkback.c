@@ -13,6 +13,14 @@
  *            parent reaps it and rewrites everything (chances to switch)
  *            while the grandchild, which must still see the memory as at
  *            the fork, lives; then the grandchild exits
+ *   rawfork  while a fork has the memory frozen, a second child made by
+ *            syscall(SYS_fork) (no fork handlers) lives on after the first
+ *            has been reaped: no switch while it lives, it sees the memory
+ *            as at the fork
+ *   flood    a thread in epoll_wait, a child that sends SIGWINCH (left at
+ *            its default: ignored) to us without pause, and 50 rounds of
+ *            write + fork + _exit + waitpid: epoll_wait never fails with
+ *            EINTR (holding threads queues ignored signals)
  *   orphan   the parent exits at once; the child, the survivor, writes a
  *            page at a time and makes large calls until it is switched
  *            back, then rewrites everything (stdout is the child's)
@@ -27,7 +35,9 @@
  *            malloc, until one of them switches
  * Prints "ok MODE shared=S" (S: 1 if the buffer is MAP_SHARED of its file
  * at the end) or a FAIL line and exits 1. */
+#include <errno.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
+extern char **environ;
 static unsigned char *buf;
 static size_t len, pg = 4096;
 
@@ -179,6 +190,25 @@ static void *semwaiter(void *arg)
 	return NULL;
 }
 
+static int flood_eintr;
+static void *flood_epoller(void *arg)
+{
+	(void)arg;
+	int ep = epoll_create1(0);
+	struct epoll_event ev = {.events = EPOLLIN};
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) < 0)
+		return NULL;
+	for (;;) {
+		int r = epoll_wait(ep, &ev, 1, -1);
+		if (r == 1)
+			break;
+		if (r < 0 && errno == EINTR)
+			flood_eintr++;
+	}
+	close(ep);
+	return NULL;
+}
+
 static void *receiver(void *arg)
 {
 	(void)arg;
@@ -303,6 +333,80 @@ int main(int argc, char **argv)
 		}
 		fill(0, len, 3);
 		ok = ok && check(0, len, 3);
+	} else if (!strcmp(mode, "rawfork")) {
+		int go[2], done[2], hold[2];
+		if (pipe(go) || pipe(done) || pipe(hold))
+			return 4;
+		pid_t c = fork();
+		if (c == 0) {
+			char x;
+			_exit(read(hold[0], &x, 1) == 1 ? 0 : 7);
+		}
+		pid_t r = (pid_t)syscall(SYS_fork); /* frozen now: no handlers */
+		if (r == 0) {
+			char x, v;
+			if (read(go[0], &x, 1) != 1)
+				_exit(7);
+			v = check(0, len, 1) ? 'y' : 'n';
+			_exit(write(done[1], &v, 1) == 1 ? 0 : 7);
+		}
+		if (write(hold[1], "x", 1) != 1)
+			return 4;
+		waitpid(c, NULL, 0); /* the first child has gone, the raw one lives */
+		void *volatile q = malloc(len);
+		free(q);
+		fill(0, len, 2);
+		int live_shared = shared();
+		char v = 0;
+		if (write(go[1], "x", 1) != 1 || read(done[0], &v, 1) != 1)
+			return 4;
+		waitpid(r, NULL, 0);
+		if (v != 'y') {
+			printf("FAIL: the raw child saw the parent's writes\n");
+			ok = 0;
+		}
+		if (live_shared != 0) {
+			printf("FAIL: shared=%d while the raw child lives\n", live_shared);
+			ok = 0;
+		}
+		ok = ok && check(0, len, 2);
+		for (int i = 0; i < 200000 && shared() != 1; i++) {
+			void *volatile q2 = malloc(len); /* until switched back */
+			free(q2);
+		}
+		fill(0, len, 3);
+		ok = ok && check(0, len, 3);
+	} else if (!strcmp(mode, "flood")) {
+		/* The sender must not share the frozen memory (a forked one
+		 * would keep it frozen): a shell, spawned. */
+		char cmd[96];
+		snprintf(cmd, sizeof cmd, "while :; do kill -s WINCH %d || exit; done", (int)getpid());
+		char *argv_sh[] = {"sh", "-c", cmd, NULL};
+		pid_t k;
+		if (posix_spawn(&k, "/bin/sh", NULL, NULL, argv_sh, environ))
+			return 4;
+		efd = eventfd(0, 0);
+		pthread_t t;
+		if (efd < 0 || pthread_create(&t, NULL, flood_epoller, NULL))
+			return 4;
+		for (int i = 0; i < 50; i++) {
+			fill((size_t)i * pg, (size_t)(i + 1) * pg, 2);
+			pid_t c = fork();
+			if (c == 0)
+				_exit(0);
+			waitpid(c, NULL, 0);
+		}
+		kill(k, SIGKILL);
+		waitpid(k, NULL, 0);
+		uint64_t one = 1;
+		if (write(efd, &one, sizeof one) != sizeof one)
+			return 4;
+		pthread_join(t, NULL);
+		if (flood_eintr) {
+			printf("FAIL: epoll_wait failed %d times with EINTR\n", flood_eintr);
+			ok = 0;
+		}
+		ok = ok && check(0, 50 * pg, 2) && check(50 * pg, len, 1);
 	} else if (!strcmp(mode, "orphan")) {
 		int gone[2];
 		if (pipe(gone))
