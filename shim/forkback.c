@@ -48,6 +48,20 @@ static void *canary;
 static int blind;
 static pid_t owner;
 static uint64_t retry_ms; /* next try when one failed */
+/* do_switch: one at a time; refused: holding threads is refused for good
+ * (ptrace, valgrind, qemu) - errno.  A fork child starts afresh. */
+static int switching, refused;
+
+/* Locked, the canary is never swapped out: pagemap's exclusive bit counts
+ * only processes that map the page now, and a swapped-out canary faulted
+ * back in by one of them would read "alone" there while the others still
+ * hold it in swap.  A locked page stays resident for every process that
+ * maps it; each locks it again (a lock is not inherited).  Without the
+ * lock (RLIMIT_MEMLOCK 0) the canary works as long as there is no swap. */
+static void lock_canary(void *c)
+{
+	syscall(SYS_mlock, c, (size_t)oms_page);
+}
 
 /* A fresh canary: its content unique to us (so that KSM, if the program
  * turned it on, never merges it with another page), then read-only. */
@@ -64,6 +78,7 @@ static void *new_canary(void)
 		oms_sys_munmap(c, (size_t)oms_page);
 		return NULL;
 	}
+	lock_canary(c);
 	return c;
 }
 
@@ -139,7 +154,7 @@ unsigned oms_forkback_wanted_ms(void)
  * one switch at a time (`switching`). */
 static void do_switch(int ticker)
 {
-	static int warned, switching, refused;
+	static int warned;
 	/* A handler on a small alternate stack (a SIGCHLD handler calling
 	 * waitpid) has no room for the copy: our thread or the next call. */
 	stack_t ss;
@@ -188,7 +203,7 @@ static void do_switch(int ticker)
 	 * held the leader: dropped here, as the kernel would have, and our
 	 * mask back, before a thread that runs again could take one as an
 	 * EINTR. */
-	oms_os_drain_ignored();
+	oms_os_drain_ignored(me == getpid() ? &old : NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (held)
 		oms_stop_resume();
@@ -208,7 +223,9 @@ static void run(int wait)
 	static uint64_t last_ms;
 	int e = errno;
 	uint64_t now = oms_os.now_ms();
-	if (now < retry_ms || (!wait && now < last_ms + 10) ||
+	/* Not retry_ms: that paces our thread's tries to hold the others;
+	 * a lone thread here switches without holding anyone. */
+	if ((!wait && now < last_ms + 10) ||
 	    getpid() != __atomic_load_n(&owner, __ATOMIC_RELAXED)) {
 		errno = e;
 		return; /* a vfork child: the parent's memory is not ours to switch */
@@ -286,12 +303,16 @@ void oms_forkback_child(void)
 	 * it back once no other process shares the canary (the parent and
 	 * every other child of the epoch have gone). */
 	owner = getpid();
+	if (canary)
+		lock_canary(canary);
 	int arm = pend && !blind;
 	__atomic_store_n(&oms_forkback_armed, arm, __ATOMIC_RELAXED);
 	/* No thread of ours here yet: the slow paths test. */
 	__atomic_store_n(&oms_forkback_due, arm, __ATOMIC_RELAXED);
 	pend = 0;
 	retry_ms = 0;
+	switching = 0; /* a fork made while a switch was under way */
+	refused = 0;
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 	fb_mu = fresh;
 }

@@ -384,10 +384,11 @@ int oms_os_only_threads(pid_t a, pid_t b)
 #define PM_FILE (1ULL << 61)
 #define PM_EXCLUSIVE (1ULL << 56)
 
-int oms_os_drain_ignored(void)
+/* A signal mask from a /proc status file's hex field (64 signals). */
+static int status_mask(const char *path, const char *key, unsigned long long *out)
 {
 	char buf[2048];
-	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	ssize_t n = read(fd, buf, sizeof buf - 1);
@@ -395,21 +396,41 @@ int oms_os_drain_ignored(void)
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;
-	const char *ig = strstr(buf, "\nSigIgn:"), *cg = strstr(buf, "\nSigCgt:");
-	if (!ig || !cg)
+	const char *p = strstr(buf, key);
+	if (!p)
 		return -1;
-	unsigned long long ign = strtoull(ig + 8, NULL, 16), cgt = strtoull(cg + 8, NULL, 16);
+	*out = strtoull(p + strlen(key), NULL, 16);
+	return 0;
+}
+
+int oms_os_drain_ignored(const sigset_t *leader_mask)
+{
+	unsigned long long ign, cgt, blk = 0;
+	if (status_mask("/proc/self/status", "\nSigIgn:", &ign) < 0 ||
+	    status_mask("/proc/self/status", "\nSigCgt:", &cgt) < 0)
+		return -1;
+	if (!leader_mask) {
+		char path[48];
+		snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)getpid());
+		if (status_mask(path, "\nSigBlk:", &blk) < 0)
+			return -1;
+	}
 	unsigned long long dfl = (1ULL << (SIGCHLD - 1)) | (1ULL << (SIGURG - 1)) |
 				 (1ULL << (SIGWINCH - 1)) | (1ULL << (SIGCONT - 1));
 	unsigned long long drop = ign | (dfl & ~cgt);
 	sigset_t set;
 	sigemptyset(&set);
-	for (int sig = 1; sig <= 64 && sig < NSIG; sig++)
-		if (drop & (1ULL << (sig - 1)))
+	for (int sig = 1; sig <= 64 && sig < NSIG; sig++) {
+		int blocked = leader_mask ? sigismember(leader_mask, sig) == 1
+					  : !!(blk & (1ULL << (sig - 1)));
+		/* One the program blocks it may be waiting for (signalfd,
+		 * sigwaitinfo): the kernel would have kept it too. */
+		if ((drop & (1ULL << (sig - 1))) && !blocked)
 			sigaddset(&set, sig);
+	}
 	struct timespec zero = {0, 0};
 	int k = 0;
-	while (sigtimedwait(&set, NULL, &zero) > 0 && k < 64)
+	while (k < 64 && sigtimedwait(&set, NULL, &zero) > 0)
 		k++;
 	return k;
 }

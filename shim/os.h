@@ -98,9 +98,13 @@ int oms_os_page_alone(const void *addr);
  * action of ignoring them and no handler) off the queue, as the kernel
  * would have dropped them: while a thread blocks them or is traced, the
  * kernel queues them instead, and they would wake another thread of the
- * program in its epoll_wait with EINTR.  The caller must block them.  The
- * number taken, or -1. */
-int oms_os_drain_ignored(void);
+ * program in its epoll_wait with EINTR.  Not those the program's leader
+ * blocks (leader_mask: its mask when the caller is the leader, else NULL:
+ * read from /proc): it may be waiting for them (signalfd), and the kernel
+ * would have queued them anyway.  The caller must block them.  The number
+ * taken, or -1. */
+#include <signal.h>
+int oms_os_drain_ignored(const sigset_t *leader_mask);
 /* Write every private (copy-on-write, anonymous or swapped) page of the
  * MAP_PRIVATE file view [addr, addr+len) into fd at off + its offset in
  * the range, read from /proc/self/pagemap; pages still the file's are not

@@ -75,7 +75,8 @@ for kind in malloc mmap; do
 	# while memory is frozen holds it frozen too.
 	# flood: ignored signals queued while threads are held must not turn
 	# into EINTR in another thread.
-	for mode in exec exit loop prefork daemon grandchild rawfork orphan race threads flood; do
+	# sigchld: a blocked SIGCHLD read from a signalfd survives the switch.
+	for mode in exec exit loop prefork daemon grandchild rawfork orphan race threads flood sigchld; do
 		fb "$mode/$kind" "ok $mode shared=1" "$mode" 64 "$kind" OOMSHIELD_THRESHOLD=64K
 	done
 	# No ticker thread: the wait wrapper (exec) and the next large malloc

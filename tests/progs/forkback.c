@@ -21,6 +21,9 @@
  *            its default: ignored) to us without pause, and 50 rounds of
  *            write + fork + _exit + waitpid: epoll_wait never fails with
  *            EINTR (holding threads queues ignored signals)
+ *   sigchld  SIGCHLD blocked and read from a signalfd (an event loop): a
+ *            child exits, the memory is switched back, and the signalfd
+ *            still holds the SIGCHLD (nothing ate it)
  *   orphan   the parent exits at once; the child, the survivor, writes a
  *            page at a time and makes large calls until it is switched
  *            back, then rewrites everything (stdout is the child's)
@@ -44,6 +47,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/sem.h>
@@ -407,6 +412,29 @@ int main(int argc, char **argv)
 			ok = 0;
 		}
 		ok = ok && check(0, 50 * pg, 2) && check(50 * pg, len, 1);
+	} else if (!strcmp(mode, "sigchld")) {
+		sigset_t chld;
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		pthread_sigmask(SIG_BLOCK, &chld, NULL);
+		int sfd = signalfd(-1, &chld, SFD_CLOEXEC);
+		if (sfd < 0)
+			return 4;
+		pid_t c = fork();
+		if (c == 0)
+			_exit(0);
+		for (int i = 0; i < 200000 && shared() != 1; i++) {
+			void *volatile q = malloc(len); /* until switched back */
+			free(q);
+		}
+		struct pollfd pf = {.fd = sfd, .events = POLLIN};
+		if (poll(&pf, 1, 0) != 1) {
+			printf("FAIL: the SIGCHLD the program waits for is gone\n");
+			ok = 0;
+		}
+		waitpid(c, NULL, 0);
+		fill(0, len, 3);
+		ok = ok && check(0, len, 3);
 	} else if (!strcmp(mode, "orphan")) {
 		int gone[2];
 		if (pipe(gone))
