@@ -225,6 +225,40 @@ static void *receiver(void *arg)
 	return NULL;
 }
 
+/* grandchild, rawfork: a relative that shares the frozen memory lives on
+ * after the reaped child.  The parent makes chances to switch and
+ * rewrites everything: it must stay private (the relative, told by `go`,
+ * checks it still sees round 1 and answers on `done`).  Then, the relative
+ * gone, the parent is switched back and rewrites again.  1 if all held. */
+static int outlived_by(int go, int done, pid_t reap, const char *who)
+{
+	int ok = 1;
+	void *volatile q = malloc(len);
+	free(q);
+	fill(0, len, 2);
+	int live_shared = shared();
+	char v = 0;
+	if (write(go, "x", 1) != 1 || read(done, &v, 1) != 1)
+		return 0;
+	if (reap > 0)
+		waitpid(reap, NULL, 0);
+	if (v != 'y') {
+		printf("FAIL: the %s saw the parent's writes\n", who);
+		ok = 0;
+	}
+	if (live_shared != 0) {
+		printf("FAIL: shared=%d while the %s lives\n", live_shared, who);
+		ok = 0;
+	}
+	ok = ok && check(0, len, 2);
+	for (int i = 0; i < 200000 && shared() != 1; i++) {
+		void *volatile r = malloc(len); /* until switched back */
+		free(r);
+	}
+	fill(0, len, 3);
+	return ok && check(0, len, 3);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4)
@@ -316,28 +350,7 @@ int main(int argc, char **argv)
 			_exit(write(done[1], &v, 1) == 1 ? 0 : 7);
 		}
 		waitpid(c, NULL, 0); /* the child has gone, the grandchild lives */
-		void *volatile q = malloc(len);
-		free(q);
-		fill(0, len, 2);
-		int live_shared = shared();
-		char v = 0;
-		if (write(go[1], "x", 1) != 1 || read(done[0], &v, 1) != 1)
-			return 4;
-		if (v != 'y') {
-			printf("FAIL: the grandchild saw the parent's writes\n");
-			ok = 0;
-		}
-		if (live_shared != 0) {
-			printf("FAIL: shared=%d while the grandchild lives\n", live_shared);
-			ok = 0;
-		}
-		ok = ok && check(0, len, 2);
-		for (int i = 0; i < 200000 && shared() != 1; i++) {
-			void *volatile r = malloc(len); /* until switched back */
-			free(r);
-		}
-		fill(0, len, 3);
-		ok = ok && check(0, len, 3);
+		ok = outlived_by(go[1], done[0], -1, "grandchild");
 	} else if (!strcmp(mode, "rawfork")) {
 		int go[2], done[2], hold[2];
 		if (pipe(go) || pipe(done) || pipe(hold))
@@ -358,29 +371,7 @@ int main(int argc, char **argv)
 		if (write(hold[1], "x", 1) != 1)
 			return 4;
 		waitpid(c, NULL, 0); /* the first child has gone, the raw one lives */
-		void *volatile q = malloc(len);
-		free(q);
-		fill(0, len, 2);
-		int live_shared = shared();
-		char v = 0;
-		if (write(go[1], "x", 1) != 1 || read(done[0], &v, 1) != 1)
-			return 4;
-		waitpid(r, NULL, 0);
-		if (v != 'y') {
-			printf("FAIL: the raw child saw the parent's writes\n");
-			ok = 0;
-		}
-		if (live_shared != 0) {
-			printf("FAIL: shared=%d while the raw child lives\n", live_shared);
-			ok = 0;
-		}
-		ok = ok && check(0, len, 2);
-		for (int i = 0; i < 200000 && shared() != 1; i++) {
-			void *volatile q2 = malloc(len); /* until switched back */
-			free(q2);
-		}
-		fill(0, len, 3);
-		ok = ok && check(0, len, 3);
+		ok = outlived_by(go[1], done[0], r, "raw child");
 	} else if (!strcmp(mode, "flood")) {
 		/* The sender must not share the frozen memory (a forked one
 		 * would keep it frozen): a shell, spawned. */
