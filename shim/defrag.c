@@ -579,6 +579,11 @@ void oms_defrag_init(void)
 	 * on a machine whose zoneinfo exceeds BUF_MIN. */
 	if (!D.buf)
 		grow(BUF_MIN);
+	/* The files each tick reads, opened here for the same reason (os.c,
+	 * "Kept files"); a missing one costs nothing. */
+	oms_os_keep(oms_cfg.metric == OMS_METRIC_UNUSABLE ? P_DBG_UNUSABLE : P_DBG_EXTFRAG, O_RDONLY);
+	oms_os_keep(P_BUDDY, O_RDONLY);
+	oms_os_keep(P_ZONEINFO, O_RDONLY);
 	__atomic_store_n(&on, 1, __ATOMIC_RELEASE);
 }
 

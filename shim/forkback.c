@@ -31,6 +31,7 @@
 #include "ticker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -89,6 +90,9 @@ void oms_forkback_init(void)
 		canary = new_canary();
 	owner = getpid();
 	pthread_mutex_unlock(&fb_mu);
+	/* The thread polls the canary through it (os.c, "Kept files"); kept
+	 * from the start, so that a fork adds no fd the program could count. */
+	oms_os_keep("/proc/self/pagemap", O_RDONLY);
 }
 
 /* The slow paths test only when no thread of ours does. */
@@ -306,6 +310,8 @@ void oms_forkback_child(void)
 	if (canary)
 		lock_canary(canary);
 	int arm = pend && !blind;
+	if (arm) /* our own, not the parent's, before any thread of ours */
+		oms_os_keep("/proc/self/pagemap", O_RDONLY);
 	__atomic_store_n(&oms_forkback_armed, arm, __ATOMIC_RELAXED);
 	/* No thread of ours here yet: the slow paths test. */
 	__atomic_store_n(&oms_forkback_due, arm, __ATOMIC_RELAXED);

@@ -202,6 +202,143 @@ int oms_os_path(char *buf, size_t cap, const char *path)
 	return (n < 0 || (size_t)n >= cap) ? -1 : 0;
 }
 
+/* Kept files.  open() hands out the lowest free fd.  On a program thread
+ * that is invisible - the shim closes it before returning - but on the
+ * shim's own thread it is not: for a moment a single-threaded program has
+ * a descriptor it never opened, its close(0); open() gets another number
+ * and a count of its fds is off by one (maps_semantics' fork case under
+ * valgrind, while the thread polled the fork canary).  So each file the
+ * thread reads again and again is opened once on a program thread, moved
+ * above the fd floor, and read with pread at offset 0 from then on: a
+ * seq_file regenerates at offset 0, and a test's fake file is re-read.
+ *
+ * Invariants: a slot is claimed once (nkept) and its path never changes;
+ * its other fields change only inside a seqlock write (gen odd), and a
+ * reader uses them only if gen was even and the same before and after.
+ * pid is 0 for a system file, else the process whose /proc/self it is: a
+ * fork child keeps its parent's fd, which reads the parent, until
+ * oms_os_keep reopens it onto the same number.  A reader also checks that
+ * the fd still is the file (dev, ino): a daemon that closed every fd may
+ * have reused the number.  A file not kept is opened and closed per read,
+ * as before - on the thread only for rare or one-off reads. */
+#define KEEP_MAX 8
+static struct kept {
+	char path[OMS_PATH_MAX * 2]; /* with OOMSHIELD_PROC_ROOT, or /proc/self */
+	unsigned gen;
+	int fd;
+	pid_t pid;
+	dev_t dev;
+	ino_t ino;
+} kept[KEEP_MAX];
+static unsigned nkept;
+
+static int kept_path(char *buf, size_t cap, const char *path)
+{
+	if (!strncmp(path, "/proc/self/", 11)) { /* the process's own view */
+		size_t n = strlen(path);
+		if (n >= cap)
+			return -1;
+		memcpy(buf, path, n + 1);
+		return 0;
+	}
+	return oms_os_path(buf, cap, path);
+}
+
+/* The kept fd for the full path `full`, checked to be the file still, or
+ * -1 (then open it yourself). */
+static int kept_fd(const char *full)
+{
+	unsigned n = __atomic_load_n(&nkept, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < n && i < KEEP_MAX; i++) {
+		struct kept *k = &kept[i];
+		unsigned g = __atomic_load_n(&k->gen, __ATOMIC_ACQUIRE);
+		if ((g & 1) || strcmp(k->path, full))
+			continue;
+		int fd = k->fd;
+		pid_t pid = k->pid;
+		dev_t dev = k->dev;
+		ino_t ino = k->ino;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&k->gen, __ATOMIC_RELAXED) != g || fd < 0 ||
+		    (pid && pid != getpid()))
+			return -1;
+		struct stat st;
+		return fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino ? fd : -1;
+	}
+	return -1;
+}
+
+int oms_os_keep(const char *path, int flags)
+{
+	char full[sizeof kept[0].path];
+	if (kept_path(full, sizeof full, path) < 0)
+		return -1;
+	if (kept_fd(full) >= 0)
+		return 0;
+	int e = errno;
+	struct kept *k = NULL;
+	unsigned n = __atomic_load_n(&nkept, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < n && i < KEEP_MAX && !k; i++)
+		if (!strcmp(kept[i].path, full))
+			k = &kept[i];
+	if (!k) { /* a new slot: its gen stays odd until it is filled */
+		do
+			if (n >= KEEP_MAX)
+				return -1;
+		while (!__atomic_compare_exchange_n(&nkept, &n, n + 1, 0, __ATOMIC_ACQ_REL,
+						    __ATOMIC_ACQUIRE));
+		k = &kept[n];
+		__atomic_store_n(&k->gen, 1, __ATOMIC_RELAXED);
+		k->fd = -1;
+		memcpy(k->path, full, strlen(full) + 1);
+	} else {
+		unsigned g = __atomic_load_n(&k->gen, __ATOMIC_ACQUIRE);
+		if ((g & 1) || !__atomic_compare_exchange_n(&k->gen, &g, g + 1, 0, __ATOMIC_ACQ_REL,
+							    __ATOMIC_ACQUIRE))
+			return -1; /* another thread is at it */
+	}
+	int r = -1;
+	int fd = open(full, flags | O_CLOEXEC);
+	struct stat st;
+	if (fd >= 0 && (fd = oms_os_fd_high(fd)) >= 0 && fstat(fd, &st) == 0) {
+		/* Onto the old number while it still is ours (a fork child's
+		 * copy of its parent's file): a reader that holds the number
+		 * gets one file or the other.  A number the program has taken
+		 * over is left alone. */
+		struct stat old;
+		if (k->fd >= 0 && fstat(k->fd, &old) == 0 && old.st_dev == k->dev &&
+		    old.st_ino == k->ino && dup3(fd, k->fd, O_CLOEXEC) >= 0) {
+			close(fd);
+			fd = k->fd;
+		}
+		k->fd = fd;
+		k->pid = strncmp(full, "/proc/self/", 11) ? 0 : getpid();
+		k->dev = st.st_dev;
+		k->ino = st.st_ino;
+		r = 0;
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	__atomic_fetch_add(&k->gen, 1, __ATOMIC_RELEASE);
+	errno = e;
+	return r;
+}
+
+int oms_os_open_kept(const char *path, int flags, int *own)
+{
+	char full[sizeof kept[0].path];
+	*own = 0;
+	if (kept_path(full, sizeof full, path) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int fd = kept_fd(full);
+	if (fd >= 0)
+		return fd;
+	*own = 1;
+	return open(full, flags | O_CLOEXEC);
+}
+
 /* Every /proc, /sys and debugfs file we read is a seq_file: it fills a
  * page-sized buffer with whole records, and none of ours has records of
  * 1 KiB, so a first read shorter than that is the whole file.  Stopping
@@ -210,25 +347,17 @@ int oms_os_path(char *buf, size_t cap, const char *path)
  * regular files, where a short read at offset 0 is the end too. */
 static ssize_t real_read_file(const char *path, char *buf, size_t cap)
 {
-	char full[OMS_PATH_MAX * 2];
-	const char *at = path;
 	if (cap == 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (oms_os_root[0]) {
-		if (oms_os_path(full, sizeof full, path) < 0) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		at = full;
-	}
-	int fd = open(at, O_RDONLY | O_CLOEXEC);
+	int own;
+	int fd = oms_os_open_kept(path, O_RDONLY, &own);
 	if (fd < 0)
 		return -1;
 	size_t got = 0;
 	while (got < cap - 1) {
-		ssize_t r = read(fd, buf + got, cap - 1 - got);
+		ssize_t r = pread(fd, buf + got, cap - 1 - got, (off_t)got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -238,7 +367,8 @@ static ssize_t real_read_file(const char *path, char *buf, size_t cap)
 			break;
 	}
 	int e = errno;
-	close(fd);
+	if (own)
+		close(fd);
 	errno = e;
 	buf[got] = '\0';
 	return (ssize_t)got;
@@ -437,12 +567,14 @@ int oms_os_drain_ignored(const sigset_t *leader_mask)
 
 int oms_os_page_alone(const void *addr)
 {
-	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int own;
+	int pm = oms_os_open_kept("/proc/self/pagemap", O_RDONLY, &own);
 	if (pm < 0)
 		return -1;
 	uint64_t e = 0;
 	ssize_t n = pread(pm, &e, sizeof e, (off_t)((uintptr_t)addr / oms_page * sizeof e));
-	close(pm);
+	if (own)
+		close(pm);
 	if (n != (ssize_t)sizeof e)
 		return -1;
 	return (e & PM_PRESENT) && (e & PM_EXCLUSIVE) ? 1 : 0;
@@ -462,7 +594,8 @@ static int write_run(const char *base, size_t s, size_t e, int fd, off_t off)
 
 int oms_os_flush_private(const void *addr, size_t len, int fd, off_t off)
 {
-	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int own;
+	int pm = oms_os_open_kept("/proc/self/pagemap", O_RDONLY, &own);
 	if (pm < 0)
 		return -1;
 	uint64_t ent[64]; /* small: this may run in a signal handler (wait) */
@@ -493,6 +626,7 @@ int oms_os_flush_private(const void *addr, size_t len, int fd, off_t off)
 	}
 	if (r == 0 && run != SIZE_MAX && write_run(addr, run * oms_page, npages * oms_page, fd, off) < 0)
 		r = -1;
-	close(pm);
+	if (own)
+		close(pm);
 	return r;
 }

@@ -73,6 +73,17 @@ static inline uintptr_t oms_page_up(uintptr_t n)
 	return (n + oms_page - 1) & ~(uintptr_t)(oms_page - 1);
 }
 
+/* Keep `path` open for the shim's thread (os.c, "Kept files"): call it on
+ * a program thread - at start-up, before the thread starts, or in a fork
+ * child - for each file the thread reads again and again; read_file and
+ * oms_os_open_kept use the kept fd from then on.  /proc/self paths are the
+ * process's own and never under OOMSHIELD_PROC_ROOT; a fork child keeps
+ * them again to read itself.  0, or -1 (the file is then opened per read). */
+int oms_os_keep(const char *path, int flags);
+/* An fd to read `path` (as oms_os_keep names it) by: the kept one (*own
+ * 0), or a fresh one the caller closes (*own 1); -1 if neither. */
+int oms_os_open_kept(const char *path, int flags, int *own);
+
 /* Grow a raw array of elem-sized items (doubling, from 256): raw mmap and
  * mremap, never malloc, since we may be inside it.  0 or -1. */
 int oms_os_grow_array(void **arr, size_t *cap, size_t elem);

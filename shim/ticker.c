@@ -116,10 +116,11 @@ static struct {
 
 static ssize_t read_stat(char *b, size_t cap)
 {
+	int own;
 	pthread_mutex_lock(&fork_mu);
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, b, cap - 1);
-	if (fd >= 0)
+	int fd = oms_os_open_kept("/proc/self/stat", O_RDONLY, &own);
+	ssize_t n = fd < 0 ? -1 : pread(fd, b, cap - 1, 0);
+	if (fd >= 0 && own)
 		close(fd);
 	pthread_mutex_unlock(&fork_mu);
 	if (n >= 0)
@@ -278,6 +279,7 @@ static int spawn(void)
 	if (min > 0 && (size_t)min > sizes[0])
 		sizes[0] = (size_t)min;
 	__atomic_store_n(&thr_tid, 0, __ATOMIC_RELEASE); /* until the new one says */
+	oms_os_keep("/proc/self/stat", O_RDONLY); /* os.c, "Kept files" */
 	/* The thread inherits a full mask: it never takes a signal meant for
 	 * the program (signalfd, sigwait).  The caller's mask is restored. */
 	sigfillset(&all);

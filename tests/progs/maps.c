@@ -355,6 +355,41 @@ static void t_fork(void)
 	munmap(p, M64);
 }
 
+/* A single-threaded program owns its fd table: open() hands it the lowest
+ * free number, every time (close(0); open() relies on it).  The shim's
+ * thread works meanwhile - it polls the fork canary while the child lives
+ * and reads the fragmentation files each tick - and must not hold an fd
+ * of the program's range even for a moment. */
+static void t_lowfd(void)
+{
+	char *p = anon(M64);
+	fill(p, M64, 17);
+	int go[2];
+	CHECK(pipe(go) == 0);
+	pid_t pid = fork(); /* freezes p: the thread polls the canary */
+	if (pid == 0) {
+		char c;
+		_exit(read(go[0], &c, 1) == 1 ? 0 : 1);
+	}
+	int want = open("/dev/null", O_RDONLY), bad = 0;
+	close(want);
+	for (int i = 0; i < 200000 && !bad; i++) {
+		int fd = open("/dev/null", O_RDONLY);
+		bad = fd != want;
+		if (bad)
+			fprintf(stderr, "open gave fd %d, not the lowest free %d (round %d)\n", fd, want, i);
+		close(fd);
+	}
+	CHECK(!bad);
+	CHECK(write(go[1], "x", 1) == 1);
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(verify(p, M64, 17));
+	close(go[0]);
+	close(go[1]);
+	munmap(p, M64);
+}
+
 /* Fresh mappings made after a fork - when nothing was mapped at the fork,
  * and when only a MADV_DONTFORK mapping was - are private to each process:
  * parent and child must never be handed the same backing file space. */
@@ -834,6 +869,7 @@ int main(int argc, char **argv)
 		{"dontneedlocked", t_dontneedlocked},
 		{"lockfree", t_lockfree}, {"wipeagain", t_wipeagain}, {"aslimit", t_aslimit},
 		{"dontdump", t_dontdump}, {"forkmany", t_forkmany}, {"frozenremap", t_frozenremap},
+		{"lowfd", t_lowfd},
 	};
 	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
 	dir = getenv("OOMSHIELD_DIR");
