@@ -23,6 +23,13 @@
  *           read-around pays (NORMAL); scattered, it stays RANDOM.  This
  *           replaced blind probes of NORMAL, which on random access read
  *           8 MiB per fault for a whole tick (docs/bench.md 21).
+ *   The probe: the NORMAL rule cannot see every waste - minor faults
+ *           include the program's other memory, and a tiler or a sort's
+ *           merge touched "enough" by that count while reading 2.7 MiB
+ *           per fault for nothing (docs/bench.md 33).  So a NORMAL that
+ *           keeps reading and faulting is tried RANDOM, where the windows
+ *           judge; a try they send back to NORMAL doubles the wait for the
+ *           next one (2 to 64 busy ticks), one that holds resets it.
  *
  * Runs as a job of the background thread (ticker.c) only, so its state
  * needs no lock; the current mode is published for new mappings
@@ -44,6 +51,7 @@
 #include "os.h"
 #include "stats.h"
 
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 
@@ -61,6 +69,7 @@ int oms_advise_mode = MADV_NORMAL; /* RANDOM once the thread runs */
 
 static struct rusage last;
 static int primed, active, was_huge;
+static struct oms_advise_probe probe;
 static uint64_t last_ms;
 static struct oms_range ranges[MAX_RANGES];
 static struct {
@@ -158,6 +167,31 @@ int oms_advise_step(struct oms_advise_sample s)
 			       : MADV_NORMAL;
 	if (s.new_pages >= SEQ_MIN_NEW && s.new_pages >= SEQ_RUN * s.new_runs)
 		return MADV_NORMAL;
+	return MADV_RANDOM;
+}
+
+int oms_advise_probe_step(struct oms_advise_probe *p, int mode, int want, int faulting)
+{
+	unsigned gap = p->gap ? p->gap : OMS_ADVISE_PROBE_MIN;
+	if (p->ticks) { /* a try under way */
+		if (mode == MADV_RANDOM && want == MADV_NORMAL) {
+			p->gap = gap * 2 < OMS_ADVISE_PROBE_MAX ? gap * 2 : OMS_ADVISE_PROBE_MAX;
+			p->ticks = 0;
+		} else if (++p->ticks > OMS_ADVISE_PROBE_TICKS) {
+			p->gap = 0; /* it held: random access */
+			p->ticks = 0;
+		}
+		p->run = 0;
+		return want;
+	}
+	if (mode != MADV_NORMAL || want != MADV_NORMAL || !faulting) {
+		p->run = 0;
+		return want;
+	}
+	if (++p->run < gap)
+		return want;
+	p->run = 0;
+	p->ticks = 1;
 	return MADV_RANDOM;
 }
 
@@ -337,7 +371,12 @@ void oms_advise_tick(void)
 	last_sample.fresh = 1; /* for huge.c's job, which runs next */
 	if (huge)
 		return;
-	int want = oms_advise_step(s);
+	int mode = __atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED);
+	int faulting = s.majflt && s.read_bytes >= BUSY_BYTES * s.ms / 1000;
+	int want = oms_advise_probe_step(&probe, mode, oms_advise_step(s), faulting);
+	if (want == MADV_RANDOM && mode == MADV_NORMAL && probe.ticks == 1)
+		oms_debug("read-around: a busy NORMAL tick (%llu major faults, %llu MiB read): tried off",
+			  (unsigned long long)s.majflt, (unsigned long long)(s.read_bytes >> 20));
 	if (want != __atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED))
 		apply(want);
 }
@@ -363,6 +402,7 @@ void oms_advise_reset(void)
 	/* The mode stays: it describes the mappings, which a fork child keeps.
 	 * The counters restart: a child's rusage starts from zero. */
 	primed = active = was_huge = 0;
+	memset(&probe, 0, sizeof probe);
 	last_sample.fresh = 0;
 	W.n = 0;
 	W.have_prev = 0;

@@ -27,6 +27,22 @@ extern int oms_advise_mode; /* MADV_NORMAL or MADV_RANDOM, for all mappings */
 /* The policy: the advice wanted after this sample (pure; unit-testable). */
 int oms_advise_step(struct oms_advise_sample s);
 
+/* The probe (advise.c): NORMAL's counters cannot tell every random reader
+ * from a sequential one, RANDOM's windows can.  So a NORMAL that keeps
+ * reading and faulting is tried RANDOM now and then; a try that the windows
+ * send back to NORMAL waits twice as long for the next one.  `faulting`:
+ * the tick read from disk, busily, and had major faults.  Returns the
+ * advice wanted after `want` (oms_advise_step's) in mode `mode`. */
+#define OMS_ADVISE_PROBE_MIN 2  /* busy NORMAL ticks before a try */
+#define OMS_ADVISE_PROBE_MAX 64 /* at most, after tries that failed */
+#define OMS_ADVISE_PROBE_TICKS 3 /* a try RANDOM still after this many ticks holds */
+struct oms_advise_probe {
+	unsigned run;   /* busy NORMAL ticks in a row */
+	unsigned gap;   /* ... needed before the next try (0: the minimum) */
+	unsigned ticks; /* ticks of the try under way, 0: none */
+};
+int oms_advise_probe_step(struct oms_advise_probe *p, int mode, int want, int faulting);
+
 /* mincore() on up to 128 windows spread evenly over the ranges (tiling
  * them when small); counts the pages that became resident since the last
  * call on the same ranges (none on the first), and the stretches of

@@ -238,6 +238,58 @@ START_TEST(sampler_spread_with_windows_far_apart)
 }
 END_TEST
 
+/* The probe: NORMAL that keeps reading and faulting is tried RANDOM after
+ * 2 busy ticks; a try the windows send back to NORMAL doubles the wait (up
+ * to 64), a try that holds for 3 ticks resets it. */
+static int tries_after(struct oms_advise_probe *p)
+{
+	for (int t = 1; t <= 200; t++)
+		if (oms_advise_probe_step(p, MADV_NORMAL, MADV_NORMAL, 1) == MADV_RANDOM)
+			return t;
+	return 0;
+}
+
+START_TEST(probe_backs_off_when_sequential_and_resets_when_it_holds)
+{
+	struct oms_advise_probe p = {0};
+	/* Not busy, or not faulting: never tried. */
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(oms_advise_probe_step(&p, MADV_NORMAL, MADV_NORMAL, 0), MADV_NORMAL);
+	unsigned want[] = {2, 4, 8, 16, 32, 64, 64};
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+		ck_assert_int_eq(tries_after(&p), (int)want[i]);
+		/* RANDOM: the first tick primes the windows, the second finds
+		 * long runs - the reader is sequential. */
+		ck_assert_int_eq(oms_advise_probe_step(&p, MADV_RANDOM, MADV_RANDOM, 1), MADV_RANDOM);
+		ck_assert_int_eq(oms_advise_probe_step(&p, MADV_RANDOM, MADV_NORMAL, 1), MADV_NORMAL);
+	}
+	/* A quiet tick in between starts the count again. */
+	for (int i = 0; i < 63; i++)
+		oms_advise_probe_step(&p, MADV_NORMAL, MADV_NORMAL, 1);
+	oms_advise_probe_step(&p, MADV_NORMAL, MADV_NORMAL, 0);
+	ck_assert_int_eq(tries_after(&p), 64);
+	/* This try holds: scattered pages, RANDOM for 3 ticks. */
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(oms_advise_probe_step(&p, MADV_RANDOM, MADV_RANDOM, 1), MADV_RANDOM);
+	/* Later the program reads sequentially: back to NORMAL by the windows,
+	 * and the next try comes after the minimum again. */
+	ck_assert_int_eq(oms_advise_probe_step(&p, MADV_RANDOM, MADV_NORMAL, 1), MADV_NORMAL);
+	ck_assert_int_eq(tries_after(&p), 2);
+}
+END_TEST
+
+START_TEST(probe_leaves_the_waste_rule_alone)
+{
+	struct oms_advise_probe p = {0};
+	/* The waste rule went RANDOM by itself: no try, no back-off. */
+	ck_assert_int_eq(oms_advise_probe_step(&p, MADV_NORMAL, MADV_RANDOM, 1), MADV_RANDOM);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(oms_advise_probe_step(&p, MADV_RANDOM, MADV_RANDOM, 1), MADV_RANDOM);
+	ck_assert_int_eq(oms_advise_probe_step(&p, MADV_RANDOM, MADV_NORMAL, 1), MADV_NORMAL);
+	ck_assert_int_eq(tries_after(&p), 2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("advise");
@@ -251,6 +303,8 @@ int main(void)
 	tcase_add_test(tc, sampler_spreads_windows_over_large_mappings);
 	tcase_add_test(tc, sampler_tells_a_forward_reader_from_scattered_folios);
 	tcase_add_test(tc, sampler_spread_with_windows_far_apart);
+	tcase_add_test(tc, probe_backs_off_when_sequential_and_resets_when_it_holds);
+	tcase_add_test(tc, probe_leaves_the_waste_rule_alone);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
