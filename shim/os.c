@@ -213,8 +213,9 @@ int oms_os_path(char *buf, size_t cap, const char *path)
  * seq_file regenerates at offset 0, and a test's fake file is re-read.
  *
  * Invariants: a slot is claimed once (nkept) and its path never changes;
- * its other fields change only inside a seqlock write (gen odd), and a
- * reader uses them only if gen was even and the same before and after.
+ * its fields change only inside a seqlock write (gen odd; 0 before the
+ * first), and a reader uses them only if gen was even, not 0, and the
+ * same before and after.
  * pid is 0 for a system file, else the process whose /proc/self it is: a
  * fork child keeps its parent's fd, which reads the parent, until
  * oms_os_keep reopens it onto the same number.  A reader also checks that
@@ -252,7 +253,7 @@ static int kept_fd(const char *full)
 	for (unsigned i = 0; i < n && i < KEEP_MAX; i++) {
 		struct kept *k = &kept[i];
 		unsigned g = __atomic_load_n(&k->gen, __ATOMIC_ACQUIRE);
-		if ((g & 1) || strcmp(k->path, full))
+		if (!g || (g & 1) || strcmp(k->path, full)) /* 0: claimed, not yet filled */
 			continue;
 		int fd = k->fd;
 		pid_t pid = k->pid;

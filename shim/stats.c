@@ -2,9 +2,11 @@
 #include "stats.h"
 #include "config.h"
 #include "log.h"
+#include "os.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct oms_stats oms_stats;
@@ -42,10 +44,24 @@ void oms_stats_fallback(enum oms_cause c, int err, uint64_t size)
 		     c == OMS_CAUSE_MAX ? "OOMSHIELD_MAX reached, or RLIMIT_DATA" : strerrordesc_np(err));
 }
 
+/* kB of one "Key:  N kB" line of a smaps file, or 0. */
+static unsigned long long smaps_kb(const char *buf, const char *key)
+{
+	const char *p = strstr(buf, key);
+	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
 void oms_stats_print(const char *more)
 {
 	if (!oms_cfg.stats)
 		return;
+	/* What is not ours: the process's anonymous pages, in RAM and in
+	 * swap (heap, stacks, small allocations, pages a fork copied).  Our
+	 * files' pages are shared file pages and count in neither. */
+	char ro[2048];
+	int have = oms_os.read_file("/proc/self/smaps_rollup", ro, sizeof ro) > 0;
+	unsigned long long anon = have ? smaps_kb(ro, "\nAnonymous:") : 0;
+	unsigned long long swap = have ? smaps_kb(ro, "\nSwap:") : 0;
 	char fb[256];
 	size_t n = 0;
 	for (int i = 0; i < OMS_CAUSE_COUNT; i++) {
@@ -58,12 +74,13 @@ void oms_stats_print(const char *more)
 	}
 	oms_log_tagged("stats",
 		"blocks=%llu bytes=%llu live=%llu peak=%llu fallbacks=%s "
-		"forks_cow=%llu forks_back=%llu cache_hits=%llu%s",
+		"forks_cow=%llu forks_back=%llu cache_hits=%llu unprotected=%s%lluK,swap=%lluK%s",
 		(unsigned long long)__atomic_load_n(&oms_stats.blocks, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&oms_stats.bytes, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&oms_stats.live, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&oms_stats.peak, __ATOMIC_RELAXED), fb,
 		(unsigned long long)__atomic_load_n(&oms_stats.forks_cow, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&oms_stats.forks_back, __ATOMIC_RELAXED),
-		(unsigned long long)__atomic_load_n(&oms_stats.cache_hits, __ATOMIC_RELAXED), more);
+		(unsigned long long)__atomic_load_n(&oms_stats.cache_hits, __ATOMIC_RELAXED),
+		have ? "anon=" : "unknown:anon=", anon, swap, more);
 }

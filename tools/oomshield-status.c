@@ -53,9 +53,21 @@ struct file_id {
 	unsigned long long dev_major, dev_minor, ino;
 };
 
+/* Where the process's RAM and swap go that the shim does not hold: the
+ * anonymous pages (resident: "Anonymous:", out: "Swap:") of each kind of
+ * mapping.  Page cache of ordinary files is left out: the kernel can drop
+ * it, it is no OOM risk. */
+enum { UN_HEAP, UN_ANON, UN_STACK, UN_DATA, UN_FORK, UN_KINDS };
+static const char *const un_name[UN_KINDS] = {
+	"brk heap", "anonymous mappings", "stacks", "program and library data",
+	"copied at a fork"};
+
 struct totals {
 	int regions, files;
 	uint64_t size_kb, rss_kb, dirty_kb;
+	uint64_t un_kb[UN_KINDS]; /* not protected, in RAM or swap */
+	uint64_t reserved_kb;     /* PROT_NONE address space: costs nothing yet */
+	int jemalloc;
 	struct file_id ids[4096];
 	char dir[4096];           /* directory of the first region seen */
 	char lib[4096];
@@ -188,6 +200,7 @@ static int scan_smaps(const char *pid, struct dir_id *dir, struct totals *t)
 	char *line = NULL;
 	size_t cap = 0;
 	int in = 0;   /* the current region is ours */
+	int kind = UN_ANON; /* where its anonymous pages count when not ours */
 	while (getline(&line, &cap, f) > 0) {
 		line[strcspn(line, "\n")] = 0;
 		unsigned long long lo, hi, off, maj, min, ino;
@@ -204,8 +217,21 @@ static int scan_smaps(const char *pid, struct dir_id *dir, struct totals *t)
 				ll -= 10;
 			if (ll >= 16 && !strncmp(p + ll - 16, "/liboomshield.so", 16) && !t->lib[0])
 				scopy(t->lib, sizeof t->lib, p);
+			if (strstr(p, "/libjemalloc.so"))
+				t->jemalloc = 1;
 			char d[4096];
 			in = is_backing(perms, p, dir, d, sizeof d);
+			/* A private view of one of our files: frozen at a fork
+			 * (shim/region_fork.c); its copied pages are anonymous. */
+			char shared[8];
+			scopy(shared, sizeof shared, perms);
+			shared[3] = 's';
+			kind = !in && perms[3] == 'p' && is_backing(shared, p, dir, d, sizeof d) ? UN_FORK
+			     : !strcmp(p, "[heap]") ? UN_HEAP
+			     : !strncmp(p, "[stack", 6) ? UN_STACK
+			     : p[0] == '/' ? UN_DATA : UN_ANON;
+			if (!strcmp(perms, "---p") && !p[0])
+				t->reserved_kb += (hi - lo) >> 10;
 			if (!in)
 				continue;
 			if (!t->dir[0])
@@ -219,9 +245,12 @@ static int scan_smaps(const char *pid, struct dir_id *dir, struct totals *t)
 				t->ids[t->files++] = (struct file_id){maj, min, ino};
 			continue;
 		}
+		unsigned long long kb;
+		if (sscanf(line, "Anonymous: %llu kB", &kb) == 1 ||
+		    sscanf(line, "Swap: %llu kB", &kb) == 1)
+			t->un_kb[kind] += kb;
 		if (!in)
 			continue;
-		unsigned long long kb;
 		if (sscanf(line, "Size: %llu kB", &kb) == 1)
 			t->size_kb += kb;
 		else if (sscanf(line, "Rss: %llu kB", &kb) == 1)
@@ -307,13 +336,58 @@ static int inactive_reason(const char *pid, const char *dir, char *why, size_t c
 	return 0;
 }
 
+/* How much of what the process holds in RAM and swap is in our files, what
+ * the rest is, and what would cover the largest part. */
+static void coverage(const struct totals *t)
+{
+	uint64_t un = 0;
+	for (int k = 0; k < UN_KINDS; k++)
+		un += t->un_kb[k];
+	uint64_t ours = t->rss_kb; /* our shared views: file pages only */
+	char h1[32], h2[32], part[UN_KINDS][64];
+	human((ours + un) * 1024, h1, sizeof h1);
+	human(ours * 1024, h2, sizeof h2);
+	unsigned pct = ours + un ? (unsigned)(ours * 100 / (ours + un)) : 100;
+	printf("  coverage            %u%% of the %s it holds in RAM and swap is protected (%s)\n",
+	       pct, h1, h2);
+	int big = -1, n = 0;
+	printf("  not protected      ");
+	for (int k = 0; k < UN_KINDS; k++) {
+		if (!t->un_kb[k])
+			continue;
+		human(t->un_kb[k] * 1024, part[k], sizeof part[k]);
+		printf("%s %s %s", n++ ? "," : "", un_name[k], part[k]);
+		if (big < 0 || t->un_kb[k] > t->un_kb[big])
+			big = k;
+	}
+	printf("%s\n", n ? "" : " nothing");
+	if (t->reserved_kb >= 1024) { /* not a thread stack's guard page */
+		human(t->reserved_kb * 1024, h1, sizeof h1);
+		printf("  reserved, unused    %s of address space (PROT_NONE: no RAM, no disk)\n", h1);
+	}
+	/* A hint only when the rest is worth one: a quarter of the total. */
+	if (big < 0 || un * 4 < ours + un)
+		return;
+	const char *hint = NULL;
+	if ((big == UN_HEAP || big == UN_ANON) && !t->jemalloc)
+		hint = "small objects from malloc stay in RAM: run with --heap to put the whole heap in files";
+	else if (big == UN_HEAP || big == UN_ANON)
+		hint = "allocations below the threshold, or memory the program maps itself: a lower --threshold covers more";
+	else if (big == UN_FORK)
+		hint = "pages copied at a fork stay in RAM until the process that shares them exits or execs";
+	if (hint)
+		printf("  hint                %s\n", hint);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s PID\n"
 		"Show what liboomshield.so holds in the running process PID: the file-backed\n"
 		"regions and bytes mapped, how much is resident and dirty, the backing\n"
-		"directory and its free space, and whether the DefragTick thread runs.\n"
+		"directory and its free space, whether the DefragTick thread runs, and the\n"
+		"coverage: how much of what the process holds in RAM and swap is in the\n"
+		"backing files, and what the rest is.\n"
 		"Reads /proc only; the process is not disturbed.\n"
 		"\n"
 		"  -h, --help     display this help and exit\n"
@@ -417,6 +491,7 @@ int main(int argc, char **argv)
 	printf("  mapped              %s (%" PRIu64 " bytes)\n", h1, t.size_kb * 1024);
 	printf("  resident in RAM     %s\n", h2);
 	printf("  dirty               %s\n", h3);
+	coverage(&t);
 	long tid = defrag_tid(pidstr);
 	if (tid)
 		printf("  DefragTick thread   running (TID %ld)\n", tid);

@@ -79,5 +79,16 @@ cg_case() { # name limit_mib cmd...
 }
 cg_case nodemap-map 24 $P/nodemap map 1000000
 cg_case heapobj-list 40 $H list 1000000
+# Coverage in the stats line: the anonymous memory left to RAM and swap.
+# 600,000 nodes of 16-200 bytes are about 70 MiB of heap: plainly all of it
+# is anonymous, under --heap almost none (jemalloc's own metadata).
+unprot() { sed -n 's/.*unprotected=anon=\([0-9]*\)K,swap=\([0-9]*\)K.*/\1 \2/p' "$T/err"; }
+env OOMSHIELD_STATS=1 OOMSHIELD_DIR="$T" LD_PRELOAD="$LIB" $H list 600000 > /dev/null 2> "$T/err" ||
+	fail "stats: plain-malloc run failed"
+set -- $(unprot)
+[ $# = 2 ] && [ "$1" -ge 40000 ] || fail "stats: no anonymous heap counted without --heap: $(cat "$T/err")"
+OOMSHIELD_STATS=1 heap $H list 600000 > /dev/null 2> "$T/err" || fail "stats: heap run failed"
+set -- $(unprot)
+[ $# = 2 ] && [ "$1" -lt 10000 ] || fail "stats: the heap counted as not protected under --heap: $(cat "$T/err")"
 rm -f "$T/want" "$T/got" "$T/err"
 assert_dir_empty "$T"

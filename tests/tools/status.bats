@@ -74,6 +74,41 @@ field() {   # field LABEL: the value printed after a status label
 	[ "$(field 'DefragTick thread')" = "not running" ]
 }
 
+@test "coverage: small objects in the brk heap are named as not protected, with a hint" {
+	# 8 MiB in one block (protected) and 24 MiB of 1000-byte objects (not).
+	mkfifo "$D/in"
+	"$OOMSHIELD" -d "$D" -t 1M --no-thread -- "$BATS_FILE_TMPDIR/holder" 8 24 <"$D/in" >"$D/out" 3>&- &
+	PID=$!
+	exec 7>"$D/in"
+	wait_for "$D/out" '^ready'
+	run "$STATUS" "$PID"
+	printf '%s\n' "$output"
+	[ "$status" -eq 0 ]
+	cov=$(field coverage)
+	[[ "$cov" =~ ^([0-9]+)%\ of\ the\ .*\ is\ protected ]]
+	# 8 of about 32 MiB: between 15 and 40 %.
+	[ "${BASH_REMATCH[1]}" -ge 15 ] && [ "${BASH_REMATCH[1]}" -le 40 ]
+	[[ "$(field 'not protected')" =~ brk\ heap\ 2[0-9]\.[0-9]\ MiB ]]
+	[[ "$(field hint)" == *"--heap"* ]]
+}
+
+@test "coverage: with --heap the small objects are protected too" {
+	[ -n "$(find /usr/lib /lib -name 'libjemalloc.so.2' 2>/dev/null | head -1)" ] ||
+		skip "libjemalloc2 is not installed"
+	mkfifo "$D/in"
+	"$OOMSHIELD" -d "$D" -t 1M --no-thread --heap -- "$BATS_FILE_TMPDIR/holder" 8 24 \
+		<"$D/in" >"$D/out" 3>&- &
+	PID=$!
+	exec 7>"$D/in"
+	wait_for "$D/out" '^ready'
+	run "$STATUS" "$PID"
+	printf '%s\n' "$output"
+	[ "$status" -eq 0 ]
+	[[ "$(field coverage)" =~ ^(9[0-9]|100)% ]]
+	[[ "$(field 'not protected')" != *"brk heap"* ]]
+	[ -z "$(field hint)" ]
+}
+
 @test "a process whose library was replaced on disk is still protected" {
 	# make install or a rebuild while the process runs: maps says "(deleted)"
 	cp "$LIB" "$D/liboomshield.so"
