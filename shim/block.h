@@ -3,9 +3,9 @@
  * LOCK ORDER for the whole shim (take in this order, release in reverse):
  *   1. ticker.c fork_mu  (the thread's /proc/self/stat read; a leaf)
  *   2. defrag.c fork_mu  (DefragTick's read buffer and lock file; a leaf)
- *   3. oms_map_lock      (pieces.c: the table of redirected mmap pieces
- *                         and the arenas (arena.c); the mmap-family
- *                         syscalls run under it)
+ *   3. oms_map_lock      (pieces.c: the table of redirected mmap pieces,
+ *                         the arenas (arena.c) and the reservations
+ *                         (resv.c); the mmap-family syscalls run under it)
  *   4. oms_lock          (block.c: registry writes, descriptor slab, live
  *                         list of large blocks, the freed-block cache)
  *   5. forkback.c fb_mu  (the fork canary and epoch state; a leaf, taken last

@@ -581,6 +581,41 @@ int oms_os_page_alone(const void *addr)
 	return (e & PM_PRESENT) && (e & PM_EXCLUSIVE) ? 1 : 0;
 }
 
+int oms_os_untouched(const void *addr, size_t len)
+{
+	int own;
+	int pm = oms_os_open_kept("/proc/self/pagemap", O_RDONLY, &own);
+	if (pm < 0)
+		return -1;
+	uint64_t ent[64];
+	unsigned char vec[64];
+	size_t npages = len / oms_page;
+	int r = 1;
+	for (size_t pg = 0; pg < npages && r == 1;) {
+		size_t want = npages - pg < 64 ? npages - pg : 64;
+		const char *at = (const char *)addr + pg * oms_page;
+		/* mincore fails (ENOMEM) where nothing is mapped. */
+		if (mincore((void *)at, want * oms_page, vec) < 0) {
+			r = errno == ENOMEM ? 0 : -1;
+			break;
+		}
+		off_t o = (off_t)((uintptr_t)at / oms_page * sizeof *ent);
+		if (pread(pm, ent, want * sizeof *ent, o) != (ssize_t)(want * sizeof *ent)) {
+			r = -1;
+			break;
+		}
+		for (size_t i = 0; i < want; i++)
+			if (ent[i] & (PM_PRESENT | PM_SWAP))
+				r = 0;
+		pg += want;
+	}
+	int e = errno;
+	if (own)
+		close(pm);
+	errno = e;
+	return r;
+}
+
 /* A run [s, e) of private pages: its bytes into fd at the same offset. */
 static int write_run(const char *base, size_t s, size_t e, int fd, off_t off)
 {

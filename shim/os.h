@@ -116,6 +116,11 @@ int oms_os_page_alone(const void *addr);
  * taken, or -1. */
 #include <signal.h>
 int oms_os_drain_ignored(const sigset_t *leader_mask);
+/* 1 if all of [addr, addr+len) is mapped and no page of it is present or
+ * swapped (/proc/self/pagemap): a private anonymous range in that state
+ * was never written and holds zero (resv.h).  0 if not, -1 if it cannot
+ * be told. */
+int oms_os_untouched(const void *addr, size_t len);
 /* Write every private (copy-on-write, anonymous or swapped) page of the
  * MAP_PRIVATE file view [addr, addr+len) into fd at off + its offset in
  * the range, read from /proc/self/pagemap; pages still the file's are not

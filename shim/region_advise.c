@@ -12,6 +12,7 @@
 #include "budget.h"
 #include "config.h"
 #include "os.h"
+#include "resv.h"
 #include "pieces.h"
 #include "stats.h"
 #include "store.h"
@@ -221,9 +222,15 @@ static int demote_pieces(uintptr_t a, uintptr_t b)
 
 int oms_region_mprotect(void *addr, size_t len, int prot)
 {
+	/* A reservation made writable: file-backed from the start (resv.h). */
+	int resv = (prot & PROT_WRITE) && __atomic_load_n(&oms_resv_count, __ATOMIC_ACQUIRE);
+	if (resv && oms_region_commit(addr, len, prot) == 0)
+		return 0;
 	/* With pieces, the call is made under the lock: if it stops at a
-	 * hole, the walk below must see the same mappings the kernel saw. */
-	int have = __atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE) != 0;
+	 * hole, the walk below must see the same mappings the kernel saw.
+	 * With reservations too: a range made writable here leaves the table
+	 * before another thread could take it for untouched. */
+	int have = __atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE) != 0 || resv;
 	if (have)
 		pthread_mutex_lock(&oms_map_lock);
 	int r = oms_sys_mprotect(addr, len, prot);
@@ -245,6 +252,8 @@ int oms_region_mprotect(void *addr, size_t len, int prot)
 			r = oms_sys_mprotect(addr, len, prot);
 	}
 	int e = errno;
+	if (resv && r == 0)
+		oms_resv_forget((uintptr_t)addr, (uintptr_t)addr + oms_page_up(len));
 	if (have && (r == 0 || e == ENOMEM)) {
 		uintptr_t a = (uintptr_t)addr, b = a + oms_page_up(len), x = a;
 		size_t lo, hi;

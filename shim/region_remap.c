@@ -14,6 +14,7 @@
 #include "config.h"
 #include "os.h"
 #include "pieces.h"
+#include "resv.h"
 #include "stats.h"
 #include "store.h"
 
@@ -209,6 +210,16 @@ static void shift_pieces(uintptr_t a, uintptr_t len, uintptr_t t, const struct h
 
 void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
 {
+	if (__atomic_load_n(&oms_resv_count, __ATOMIC_ACQUIRE)) {
+		/* A reservation moved, grown or overwritten is not watched any
+		 * more (resv.h): forgetting is always safe. */
+		uintptr_t s = (uintptr_t)old & ~(uintptr_t)(oms_page - 1);
+		pthread_mutex_lock(&oms_map_lock);
+		oms_resv_forget(s, (uintptr_t)old + oms_page_up(old_len > new_len ? old_len : new_len));
+		if (flags & MREMAP_FIXED)
+			oms_resv_forget((uintptr_t)new_addr, (uintptr_t)new_addr + oms_page_up(new_len));
+		oms_map_unlock();
+	}
 	if (!__atomic_load_n(&oms_map_pieces, __ATOMIC_ACQUIRE))
 		return oms_sys_mremap(old, old_len, new_len, flags, new_addr);
 	uintptr_t a = (uintptr_t)old, ol = oms_page_up(old_len), nl = oms_page_up(new_len);

@@ -29,6 +29,9 @@ err=$(OOMSHIELD_STATS=1 OOMSHIELD_CACHE=0 OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LI
 case "$err" in *"blocks=3"*"nospc=0"*) ;; *) fail "ENOSPC reuse: a freed block's disk was not reused: $err" ;; esac
 # blocks that fit go to the small disk, the rest fall back; all data intact
 OOMSHIELD_DIR="$T/mnt" OOMSHIELD_THRESHOLD=64K LD_PRELOAD="$LIB" "$P/core" all 2>/dev/null || fail "ENOSPC: core failed"
+# reservations committed by mprotect (48 MiB into a 24 MiB disk): the parts
+# that do not fit stay anonymous, data intact, no SIGBUS
+OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LIB" "$P/maps" resv 2>/dev/null || fail "ENOSPC: reservations failed"
 [ -z "$(ls -A "$T/mnt" | grep -v lost+found)" ] || fail "files left on the small disk"
 
 # free() gives the disk back before it returns: a next block that needs

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -400,6 +401,72 @@ static void t_lowfd(void)
 	close(go[0]);
 	close(go[1]);
 	munmap(p, M64);
+}
+
+/* Reservations (V8, the JVM): PROT_NONE address space made writable part
+ * by part with mprotect.  Each part reads zero, keeps what is written, and
+ * lives in our files; the untouched rest costs no disk; a part made
+ * writable behind the shim's back (a raw syscall) and written is never
+ * replaced; fork keeps private memory private; munmap gives the disk back. */
+static void t_resv(void)
+{
+	/* A GiB, as runtimes reserve; a quarter of that in a 32-bit space. */
+	size_t R = (size_t)1 << (sizeof(void *) == 4 ? 28 : 30), C = (size_t)256 << 10;
+	char *r = mmap(NULL, R, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	CHECK(r != MAP_FAILED);
+	if (r == MAP_FAILED)
+		return;
+	if (expect_shim)
+		CHECK(disk_used() < (long long)MiB); /* reserved: no disk */
+	/* The heap grows page by page; each page reads zero first. */
+	for (unsigned k = 0; k < 64; k++) {
+		char *pg = r + k * C;
+		CHECK(mprotect(pg, C, PROT_READ | PROT_WRITE) == 0);
+		CHECK(all_zero(pg, C));
+		fill(pg, C, k);
+		want_ours(pg, 1);
+	}
+	if (expect_shim)
+		CHECK(disk_used() >= (long long)(64 * C));
+	/* Flipped off and on again: the data stays (ours or not). */
+	CHECK(mprotect(r, 4 * C, PROT_NONE) == 0);
+	CHECK(faults(r + C, 0));
+	CHECK(mprotect(r, 4 * C, PROT_READ | PROT_WRITE) == 0);
+	for (unsigned k = 0; k < 64; k++)
+		CHECK(verify(r + k * C, C, k));
+	/* Written behind our back: made writable with the raw syscall. */
+	char *raw = r + 100 * C;
+	CHECK(syscall(SYS_mprotect, raw, C, PROT_READ | PROT_WRITE) == 0);
+	fill(raw, C, 77);
+	CHECK(syscall(SYS_mprotect, raw, C, PROT_NONE) == 0);
+	CHECK(mprotect(raw, C, PROT_READ | PROT_WRITE) == 0);
+	CHECK(verify(raw, C, 77));
+	/* A large commit at once (the JVM's way). */
+	char *big = r + 128 * C;
+	CHECK(mprotect(big, 32 * MiB, PROT_READ | PROT_WRITE) == 0);
+	CHECK(all_zero(big, 32 * MiB));
+	fill(big, 32 * MiB, 9);
+	want_ours(big, 1);
+	/* fork: private stays private. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		fill(r, C, 55);
+		fill(big, 32 * MiB, 56);
+		_exit(verify(r, C, 55) && verify(big, 32 * MiB, 56) ? 0 : 1);
+	}
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(verify(r, C, 0) && verify(big, 32 * MiB, 9));
+	/* A part decommitted the V8 way (MAP_FIXED PROT_NONE over it) and
+	 * committed again reads zero. */
+	CHECK(mmap(r + 2 * C, C, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+		   -1, 0) == r + 2 * C);
+	CHECK(mprotect(r + 2 * C, C, PROT_READ | PROT_WRITE) == 0);
+	CHECK(all_zero(r + 2 * C, C));
+	CHECK(verify(r + 3 * C, C, 3));
+	CHECK(munmap(r, R) == 0);
+	if (expect_shim)
+		CHECK(disk_used() == 0);
 }
 
 /* Fresh mappings made after a fork - when nothing was mapped at the fork,
@@ -881,7 +948,7 @@ int main(int argc, char **argv)
 		{"dontneedlocked", t_dontneedlocked},
 		{"lockfree", t_lockfree}, {"wipeagain", t_wipeagain}, {"aslimit", t_aslimit},
 		{"dontdump", t_dontdump}, {"forkmany", t_forkmany}, {"frozenremap", t_frozenremap},
-		{"lowfd", t_lowfd},
+		{"lowfd", t_lowfd}, {"resv", t_resv},
 	};
 	expect_shim = getenv("EXPECT_SHIM") && atoi(getenv("EXPECT_SHIM"));
 	dir = getenv("OOMSHIELD_DIR");

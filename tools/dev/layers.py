@@ -15,7 +15,7 @@ import sys
 # Bottom first.  Every object in shim/ must be listed.
 LAYERS = [
     ("seam", "os log config debug names next stats stop"),
-    ("store", "start block budget store cache arena pieces ticker"),
+    ("store", "start block budget store cache arena pieces resv ticker"),
     ("policy", "big region_map region_advise region_remap region_fork region_back forkback huge advise frag defrag heap"),
     ("entry", "alloc malloc mmap init xid wait"),
 ]
