@@ -109,6 +109,7 @@ int oms_x_mlock2(const void *addr, size_t len, unsigned flags)
 	int r = oms_sys_mlock2(addr, len, flags);
 	if (oms_live) /* also on failure: the kernel may have locked a part */
 		oms_big_note_own(addr, len);
+	oms_region_note_lock(addr, len, 0);
 	return r;
 }
 
@@ -117,7 +118,9 @@ int oms_x_mlockall(int flags)
 	if (oms_aside.mlockall)
 		return oms_aside.mlockall(flags);
 	int r = oms_sys_mlockall(flags);
-	if (r == 0)
+	if (r == 0) {
 		oms_big_note_lockall(flags);
+		oms_region_note_lock(NULL, 0, (flags & MCL_FUTURE) ? 2 : 1);
+	}
 	return r;
 }

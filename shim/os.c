@@ -300,17 +300,27 @@ int oms_os_keep(const char *path, int flags)
 	}
 	int r = -1;
 	int fd = open(full, flags | O_CLOEXEC);
+	unsigned long lim = nofile_limit();
+	int floor = lim >= 2 * OMS_FD_FLOOR ? OMS_FD_FLOOR : (int)(lim / 2);
+	if (fd >= 0 && (fd = fd_high(fd, lim)) >= 0 && fd < floor) {
+		close(fd); /* it could not move up: not kept below the floor */
+		fd = -1;
+	}
 	struct stat st;
-	if (fd >= 0 && (fd = oms_os_fd_high(fd)) >= 0 && fstat(fd, &st) == 0) {
+	if (fd >= 0 && fstat(fd, &st) == 0) {
 		/* Onto the old number while it still is ours (a fork child's
 		 * copy of its parent's file): a reader that holds the number
 		 * gets one file or the other.  A number the program has taken
 		 * over is left alone. */
 		struct stat old;
 		if (k->fd >= 0 && fstat(k->fd, &old) == 0 && old.st_dev == k->dev &&
-		    old.st_ino == k->ino && dup3(fd, k->fd, O_CLOEXEC) >= 0) {
-			close(fd);
-			fd = k->fd;
+		    old.st_ino == k->ino) {
+			if (dup3(fd, k->fd, O_CLOEXEC) >= 0) {
+				close(fd);
+				fd = k->fd;
+			} else {
+				close(k->fd); /* ours still: not left open */
+			}
 		}
 		k->fd = fd;
 		k->pid = strncmp(full, "/proc/self/", 11) ? 0 : getpid();
@@ -579,6 +589,68 @@ int oms_os_page_alone(const void *addr)
 	if (n != (ssize_t)sizeof e)
 		return -1;
 	return (e & PM_PRESENT) && (e & PM_EXCLUSIVE) ? 1 : 0;
+}
+
+/* One /proc/self/maps line: 1 if its mapping holds all of [a, b) and is
+ * private anonymous memory with no access: "---p 00000000 00:00 0", no
+ * name or an "[anon:...]" one.  -1: not the line for a. */
+static int anon_none_line(const char *l, uintptr_t a, uintptr_t b)
+{
+	char *e;
+	uintptr_t lo = (uintptr_t)strtoull(l, &e, 16);
+	if (*e != '-')
+		return 0;
+	uintptr_t hi = (uintptr_t)strtoull(e + 1, &e, 16);
+	if (a < lo || a >= hi)
+		return -1;
+	/* " ---p 00000000 00:00 0" then spaces and the name, if any. */
+	if (b > hi || strncmp(e, " ---p ", 6))
+		return 0;
+	unsigned long long off = strtoull(e + 6, &e, 16);
+	unsigned long long maj = *e == ' ' ? strtoull(e + 1, &e, 16) : 1;
+	unsigned long long mnr = *e == ':' ? strtoull(e + 1, &e, 16) : 1;
+	unsigned long long ino = *e == ' ' ? strtoull(e + 1, &e, 10) : 1;
+	while (*e == ' ')
+		e++;
+	return !off && !maj && !mnr && !ino && (!*e || !strncmp(e, "[anon:", 6));
+}
+
+int oms_os_anon_none(const void *addr, size_t len)
+{
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	uintptr_t a = (uintptr_t)addr, b = a + len;
+	char buf[8192];
+	size_t have = 0;
+	int r = 0, done = 0;
+	while (!done) {
+		ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = 0;
+		char *l = buf, *nl;
+		while (!done && (nl = strchr(l, '\n'))) {
+			*nl = 0;
+			int v = anon_none_line(l, a, b);
+			if (v >= 0) {
+				r = v;
+				done = 1;
+			}
+			l = nl + 1;
+		}
+		have -= (size_t)(l - buf);
+		memmove(buf, l, have);
+		if (have == sizeof buf - 1)
+			break; /* a line longer than the buffer: cannot tell */
+	}
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
 }
 
 int oms_os_untouched(const void *addr, size_t len)

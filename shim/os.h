@@ -116,6 +116,10 @@ int oms_os_page_alone(const void *addr);
  * taken, or -1. */
 #include <signal.h>
 int oms_os_drain_ignored(const sigset_t *leader_mask);
+/* 1 if [addr, addr+len) lies in one mapping that is private anonymous
+ * with no access (PROT_NONE), from /proc/self/maps; 0 if not, -1 if it
+ * cannot be read.  On a program thread only (it opens a file). */
+int oms_os_anon_none(const void *addr, size_t len);
 /* 1 if all of [addr, addr+len) is mapped and no page of it is present or
  * swapped (/proc/self/pagemap): a private anonymous range in that state
  * was never written and holds zero (resv.h).  0 if not, -1 if it cannot

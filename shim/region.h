@@ -29,11 +29,19 @@ int oms_region_munmap(void *addr, size_t len);
 void *oms_region_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
 int oms_region_madvise(void *addr, size_t len, int advice);
 int oms_region_mprotect(void *addr, size_t len, int prot);
+/* The smallest reservation watched, and the smallest part of one made
+ * file-backed (region_map.c). */
+size_t oms_region_resv_min(void);
 /* mprotect making part of a watched reservation (resv.h) writable: the
  * range becomes a piece of our arena, mapped with prot, disk reserved
  * first.  0 done; -1 not ours to do or not possible (then the kernel's
  * mprotect must run: the range stays anonymous). */
 int oms_region_commit(void *addr, size_t len, int prot);
+
+/* mlock/mlock2 of [addr, addr+len) (all 0), or mlockall (all 1; 2 with
+ * MCL_FUTURE): locked address space is no reservation to commit (resv.h);
+ * after MCL_FUTURE none is noted any more (munlockall is not watched). */
+void oms_region_note_lock(const void *addr, size_t len, int all);
 
 /* 1 if this private anonymous request should live in a file. */
 int oms_region_wanted(size_t len, int prot, int flags);

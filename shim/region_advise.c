@@ -7,6 +7,7 @@
  * refused, and PROT_EXEC on a noexec mount moves the range to anonymous
  * memory.  Locks: see pieces.h. */
 #include "region.h"
+#include "advise.h"
 #include "arena.h"
 #include "big.h"
 #include "budget.h"
@@ -107,6 +108,134 @@ static int owns(uintptr_t a, uintptr_t b)
 	return hit;
 }
 
+int oms_region_commit(void *addr, size_t len, int prot)
+{
+	uintptr_t a = (uintptr_t)addr, b = a + oms_page_up(len);
+	size_t rl = b - a;
+	if ((a & (oms_page - 1)) || rl < oms_region_resv_min() || b < a || !(prot & PROT_WRITE) ||
+	    oms_cfg.disable)
+		return -1;
+	int e = errno, err = 0;
+	enum oms_cause cause = OMS_CAUSE_MAP;
+	pthread_mutex_lock(&oms_map_lock);
+	/* Still a reservation: recorded; one private anonymous PROT_NONE
+	 * mapping (a stale entry - a DONTFORK range in a fork child, a raw
+	 * munmap - may now be someone else's mapping); and no page of it
+	 * ever present (a raw mprotect could have made it writable). */
+	unsigned adv = 0;
+	int ok = oms_resv_holds(a, b, &adv);
+	if (ok && (oms_os_anon_none(addr, rl) != 1 || oms_os_untouched(addr, rl) != 1)) {
+		oms_resv_forget(a, b);
+		ok = 0;
+	}
+	if (!ok) {
+		oms_map_unlock();
+		errno = e;
+		return -1;
+	}
+	if (!oms_budget_take(rl)) {
+		oms_map_unlock();
+		oms_stats_fallback(OMS_CAUSE_MAX, 0, rl);
+		errno = e;
+		return -1;
+	}
+	struct oms_arena *ar = oms_arena_current();
+	if (!ar) {
+		err = errno;
+		cause = oms_cause_of(err);
+		goto fallback;
+	}
+	uint64_t o = oms_arena_alloc(ar, rl);
+	if (oms_store_reserve(ar->fd, o, rl) < 0) {
+		err = errno;
+		cause = oms_cause_of(err);
+		oms_arena_punch(ar, o, rl);
+		oms_arena_free(ar, o, rl);
+		goto fallback;
+	}
+	/* Over the PROT_NONE range in one step: no thread can have touched
+	 * it (it faults), and nothing is in it to keep. */
+	void *p = oms_sys_mmap(addr, rl, prot, MAP_SHARED | MAP_FIXED, ar->fd, (off_t)o);
+	if (p == MAP_FAILED) {
+		err = errno;
+		oms_arena_punch(ar, o, rl);
+		oms_arena_free(ar, o, rl);
+		goto fallback;
+	}
+	struct oms_piece pc = {a, b, o, ar, prot, 0, NULL};
+	if (oms_pieces_insert(pc) < 0) {
+		/* Back to what it was: an untouched PROT_NONE reservation. */
+		oms_sys_mmap(addr, rl, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+			     -1, 0);
+		oms_arena_punch(ar, o, rl);
+		oms_arena_free(ar, o, rl);
+		goto fallback;
+	}
+	ar->refs++;
+	oms_resv_forget(a, b);
+	/* The advice the reservation had, now on the piece; no fork can come
+	 * between (its handlers take oms_map_lock). */
+	if (adv & OMS_RESV_DONTFORK)
+		advise_flag(a, b, MADV_DONTFORK, OMS_P_DONTFORK, 1, 1);
+	if (adv & OMS_RESV_WIPE)
+		advise_flag(a, b, MADV_WIPEONFORK, OMS_P_WIPE, 1, 0);
+	if (adv & OMS_RESV_DONTDUMP)
+		advise_flag(a, b, MADV_DONTDUMP, OMS_P_DONTDUMP, 1, 1);
+	oms_advise_new(p, rl, MADV_NORMAL);
+	__atomic_fetch_add(&oms_stats.blocks, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&oms_stats.bytes, rl, __ATOMIC_RELAXED);
+	oms_map_unlock();
+	errno = e;
+	return 0;
+fallback:
+	oms_map_unlock();
+	oms_budget_give(rl);
+	oms_stats_fallback(cause, err, rl);
+	errno = e;
+	return -1;
+}
+
+void oms_region_note_lock(const void *addr, size_t len, int all)
+{
+	if (!all && !__atomic_load_n(&oms_resv_count, __ATOMIC_ACQUIRE))
+		return;
+	int e = errno;
+	uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(oms_page - 1);
+	pthread_mutex_lock(&oms_map_lock);
+	if (all == 2)
+		oms_resv_stop();
+	else if (all)
+		oms_resv_reset();
+	else
+		oms_resv_forget(a, (uintptr_t)addr + oms_page_up(len));
+	oms_map_unlock();
+	errno = e;
+}
+
+static void resv_advise(uintptr_t a, uintptr_t b, int advice)
+{
+	int e = errno;
+	pthread_mutex_lock(&oms_map_lock);
+	switch (advice) {
+	case MADV_DONTFORK:
+	case MADV_DOFORK:
+		oms_resv_advise(a, b, OMS_RESV_DONTFORK, advice == MADV_DONTFORK);
+		break;
+	case MADV_WIPEONFORK:
+	case MADV_KEEPONFORK:
+		oms_resv_advise(a, b, OMS_RESV_WIPE, advice == MADV_WIPEONFORK);
+		break;
+	case MADV_DONTDUMP:
+	case MADV_DODUMP:
+		oms_resv_advise(a, b, OMS_RESV_DONTDUMP, advice == MADV_DONTDUMP);
+		break;
+	default:
+		oms_resv_forget(a, b);
+	}
+	oms_map_unlock();
+	errno = e;
+}
+
 int oms_region_madvise(void *addr, size_t len, int advice)
 {
 	uintptr_t a = (uintptr_t)addr, b = a + oms_page_up(len);
@@ -123,6 +252,14 @@ int oms_region_madvise(void *addr, size_t len, int advice)
 	}
 	if ((advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE) && oms_live)
 		oms_big_note_thp(addr, b - a);
+	/* Advice that sets a flag on the mapping is lost when a commit maps
+	 * a new file over the range: the fork and dump flags are kept with
+	 * the reservation and given to the piece; any other (MERGEABLE,
+	 * HUGEPAGE, ...) makes the range no reservation of ours. */
+	if (advice != MADV_DONTNEED && advice != MADV_FREE && advice != MADV_NORMAL &&
+	    advice != MADV_RANDOM && advice != MADV_SEQUENTIAL && advice != MADV_WILLNEED &&
+	    __atomic_load_n(&oms_resv_count, __ATOMIC_ACQUIRE))
+		resv_advise(a, b, advice);
 	if ((advice == MADV_DONTFORK || advice == MADV_WIPEONFORK || advice == MADV_MERGEABLE) &&
 	    oms_live)
 		oms_big_note_own(addr, b - a);
@@ -252,7 +389,7 @@ int oms_region_mprotect(void *addr, size_t len, int prot)
 			r = oms_sys_mprotect(addr, len, prot);
 	}
 	int e = errno;
-	if (resv && r == 0)
+	if (resv && (r == 0 || e == ENOMEM)) /* ENOMEM: a part before a hole changed */
 		oms_resv_forget((uintptr_t)addr, (uintptr_t)addr + oms_page_up(len));
 	if (have && (r == 0 || e == ENOMEM)) {
 		uintptr_t a = (uintptr_t)addr, b = a + oms_page_up(len), x = a;

@@ -59,7 +59,7 @@ int oms_region_wanted(size_t len, int prot, int flags)
  * 256 KiB aligned, commits it), and the pages together are its heap; the
  * 4-32 KiB permission flips of JIT code stay anonymous. */
 #define RESV_PAGE ((size_t)256 << 10)
-static size_t resv_min(void)
+size_t oms_region_resv_min(void)
 {
 	return oms_threshold < RESV_PAGE ? oms_threshold : RESV_PAGE;
 }
@@ -69,7 +69,7 @@ static size_t resv_min(void)
 static int reservation(size_t len, int prot, int flags)
 {
 	return prot == PROT_NONE && (flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) == MAP_PRIVATE &&
-	       !(flags & (MAP_HUGETLB | MAP_STACK | MAP_GROWSDOWN)) && len >= resv_min() &&
+	       !(flags & (MAP_HUGETLB | MAP_STACK | MAP_GROWSDOWN)) && len >= oms_region_resv_min() &&
 	       oms_cfg.mmap && oms_cfg.dir_ok && !oms_cfg.disable;
 }
 
@@ -185,81 +185,6 @@ fallback:
 	oms_stats_fallback(cause, err, len);
 	errno = e;
 	return oms_sys_mmap(addr, len, prot, flags, fd, off);
-}
-
-int oms_region_commit(void *addr, size_t len, int prot)
-{
-	uintptr_t a = (uintptr_t)addr, b = a + oms_page_up(len), rs, re;
-	size_t rl = b - a;
-	if ((a & (oms_page - 1)) || rl < resv_min() || b < a || !(prot & PROT_WRITE) ||
-	    oms_cfg.disable)
-		return -1;
-	if (!oms_budget_take(rl)) {
-		oms_stats_fallback(OMS_CAUSE_MAX, 0, rl);
-		return -1;
-	}
-	int e = errno, err = 0;
-	enum oms_cause cause = OMS_CAUSE_MAP;
-	pthread_mutex_lock(&oms_map_lock);
-	/* Still a reservation: recorded, mapped, and no page ever written (a
-	 * raw syscall could have made it writable behind our back). */
-	int ok = oms_resv_holds(a, b, &rs, &re);
-	if (ok && oms_os_untouched(addr, rl) != 1) {
-		oms_resv_forget(a, b);
-		ok = 0;
-	}
-	if (!ok) {
-		oms_map_unlock();
-		oms_budget_give(rl);
-		errno = e;
-		return -1;
-	}
-	struct oms_arena *ar = oms_arena_current();
-	if (!ar) {
-		err = errno;
-		cause = oms_cause_of(err);
-		goto fallback;
-	}
-	uint64_t o = oms_arena_alloc(ar, rl);
-	if (oms_store_reserve(ar->fd, o, rl) < 0) {
-		err = errno;
-		cause = oms_cause_of(err);
-		oms_arena_punch(ar, o, rl);
-		oms_arena_free(ar, o, rl);
-		goto fallback;
-	}
-	/* Over the PROT_NONE range in one step: no thread can have touched
-	 * it (it faults), and nothing is in it to keep. */
-	void *p = oms_sys_mmap(addr, rl, prot, MAP_SHARED | MAP_FIXED, ar->fd, (off_t)o);
-	if (p == MAP_FAILED) {
-		err = errno;
-		oms_arena_punch(ar, o, rl);
-		oms_arena_free(ar, o, rl);
-		goto fallback;
-	}
-	struct oms_piece pc = {a, b, o, ar, prot, 0, NULL};
-	if (oms_pieces_insert(pc) < 0) {
-		/* Back to what it was: an untouched PROT_NONE reservation. */
-		oms_sys_mmap(addr, rl, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
-			     -1, 0);
-		oms_arena_punch(ar, o, rl);
-		oms_arena_free(ar, o, rl);
-		goto fallback;
-	}
-	ar->refs++;
-	oms_resv_forget(a, b);
-	oms_advise_new(p, rl, MADV_NORMAL);
-	__atomic_fetch_add(&oms_stats.blocks, 1, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&oms_stats.bytes, rl, __ATOMIC_RELAXED);
-	oms_map_unlock();
-	errno = e;
-	return 0;
-fallback:
-	oms_map_unlock();
-	oms_budget_give(rl);
-	oms_stats_fallback(cause, err, rl);
-	errno = e;
-	return -1;
 }
 
 int oms_region_munmap(void *addr, size_t len)

@@ -16,6 +16,7 @@
 
 struct range {
 	uintptr_t start, end;
+	unsigned adv; /* OMS_RESV_* advice the program gave the range */
 };
 
 static struct range *tab;
@@ -66,7 +67,7 @@ void oms_resv_forget(uintptr_t a, uintptr_t b)
 		struct range r = tab[i];
 		if (r.start < a && r.end > b) { /* a hole in the middle */
 			tab[i].end = a;
-			if (insert_at(i + 1, (struct range){b, r.end}) < 0)
+			if (insert_at(i + 1, (struct range){b, r.end, r.adv}) < 0)
 				break; /* no room: the tail is forgotten too (safe) */
 			break;
 		}
@@ -85,30 +86,53 @@ void oms_resv_forget(uintptr_t a, uintptr_t b)
 void oms_resv_note(uintptr_t a, uintptr_t b)
 {
 	oms_resv_forget(a, b); /* a fresh mapping replaced whatever was there */
+	if (__atomic_load_n(&oms_resv_stopped, __ATOMIC_RELAXED))
+		return;
 	size_t i = find(a);
-	/* Joined to a neighbour it touches: one range per reservation even
-	 * when it was made in parts. */
-	if (i > 0 && tab[i - 1].end == a) {
+	/* Joined to a neighbour it touches and that has had no advice: one
+	 * range per reservation even when it was made in parts. */
+	if (i > 0 && tab[i - 1].end == a && !tab[i - 1].adv) {
 		tab[i - 1].end = b;
-		if (i < n && tab[i].start == b) {
+		if (i < n && tab[i].start == b && !tab[i].adv) {
 			tab[i - 1].end = tab[i].end;
 			delete_at(i);
 		}
-	} else if (i < n && tab[i].start == b) {
+	} else if (i < n && tab[i].start == b && !tab[i].adv) {
 		tab[i].start = a;
 	} else {
-		insert_at(i, (struct range){a, b}); /* no room: simply not known */
+		insert_at(i, (struct range){a, b, 0}); /* no room: simply not known */
 	}
 	publish();
 }
 
-int oms_resv_holds(uintptr_t a, uintptr_t b, uintptr_t *rs, uintptr_t *re)
+/* Make x a boundary between ranges (no room: the range holding x is
+ * forgotten, which is always safe). */
+static void split(uintptr_t x)
+{
+	size_t i = find(x);
+	if (i == n || tab[i].start >= x)
+		return;
+	struct range r = tab[i];
+	tab[i].end = x;
+	if (insert_at(i + 1, (struct range){x, r.end, r.adv}) < 0)
+		delete_at(i);
+}
+
+void oms_resv_advise(uintptr_t a, uintptr_t b, unsigned bit, int on)
+{
+	split(a);
+	split(b);
+	for (size_t i = find(a); i < n && tab[i].start < b; i++)
+		tab[i].adv = on ? tab[i].adv | bit : tab[i].adv & ~bit;
+	publish();
+}
+
+int oms_resv_holds(uintptr_t a, uintptr_t b, unsigned *adv)
 {
 	size_t i = find(a);
-	if (i == n || tab[i].start > a || tab[i].end < b)
+	if (i == n || tab[i].start > a || b > tab[i].end)
 		return 0;
-	*rs = tab[i].start;
-	*re = tab[i].end;
+	*adv = tab[i].adv;
 	return 1;
 }
 
@@ -116,4 +140,12 @@ void oms_resv_reset(void)
 {
 	n = 0;
 	publish();
+}
+
+int oms_resv_stopped;
+
+void oms_resv_stop(void)
+{
+	__atomic_store_n(&oms_resv_stopped, 1, __ATOMIC_RELAXED);
+	oms_resv_reset();
 }

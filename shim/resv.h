@@ -22,9 +22,19 @@ extern int oms_resv_count; /* ranges in the table; 0 = nothing to look up */
 void oms_resv_note(uintptr_t a, uintptr_t b);
 /* [a, b) is no longer one: unmapped, moved, replaced or made accessible. */
 void oms_resv_forget(uintptr_t a, uintptr_t b);
-/* 1 if [a, b) lies inside one recorded range, which is [*rs, *re). */
-int oms_resv_holds(uintptr_t a, uintptr_t b, uintptr_t *rs, uintptr_t *re);
-/* Forget everything (tests). */
+/* Advice the program gave a reservation, which a commit gives its piece
+ * (the mapping it replaces carried it): V8 makes every reservation
+ * MADV_DONTFORK.  Other advice that sets a flag on a mapping makes the
+ * range no reservation of ours (region_advise.c). */
+enum { OMS_RESV_DONTFORK = 1, OMS_RESV_WIPE = 2, OMS_RESV_DONTDUMP = 4 };
+void oms_resv_advise(uintptr_t a, uintptr_t b, unsigned bit, int on);
+/* 1 if [a, b) lies inside one recorded range; *adv: its advice. */
+int oms_resv_holds(uintptr_t a, uintptr_t b, unsigned *adv);
+/* Forget everything (mlockall(MCL_CURRENT) locked it all); and note
+ * nothing from now on (MCL_FUTURE: new mappings are locked, and a
+ * committed part would not be). */
 void oms_resv_reset(void);
+void oms_resv_stop(void);
+extern int oms_resv_stopped;
 
 #endif

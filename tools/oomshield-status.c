@@ -246,8 +246,10 @@ static int scan_smaps(const char *pid, struct dir_id *dir, struct totals *t)
 			continue;
 		}
 		unsigned long long kb;
-		if (sscanf(line, "Anonymous: %llu kB", &kb) == 1 ||
-		    sscanf(line, "Swap: %llu kB", &kb) == 1)
+		/* Our shared views have no anonymous pages; their swap
+		 * (a tmpfs backing directory) is the file's, not the program's. */
+		if (!in && (sscanf(line, "Anonymous: %llu kB", &kb) == 1 ||
+			    sscanf(line, "Swap: %llu kB", &kb) == 1))
 			t->un_kb[kind] += kb;
 		if (!in)
 			continue;

@@ -403,6 +403,8 @@ static void t_lowfd(void)
 	munmap(p, M64);
 }
 
+static size_t oms_page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
 /* Reservations (V8, the JVM): PROT_NONE address space made writable part
  * by part with mprotect.  Each part reads zero, keeps what is written, and
  * lives in our files; the untouched rest costs no disk; a part made
@@ -467,6 +469,36 @@ static void t_resv(void)
 	CHECK(munmap(r, R) == 0);
 	if (expect_shim)
 		CHECK(disk_used() == 0);
+	/* Flags set on a reservation survive its commit: WIPEONFORK (the
+	 * child reads zero) and DONTFORK (the child has no such mapping: a
+	 * file it maps there is not replaced by a commit). */
+	char *w = mmap(NULL, 4 * C, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *d = mmap(NULL, 4 * C, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	CHECK(w != MAP_FAILED && d != MAP_FAILED);
+	if (w == MAP_FAILED || d == MAP_FAILED)
+		return;
+	CHECK(madvise(w, 4 * C, MADV_WIPEONFORK) == 0 && madvise(d, 4 * C, MADV_DONTFORK) == 0);
+	CHECK(mprotect(w, C, PROT_READ | PROT_WRITE) == 0);
+	fill(w, C, 8);
+	CHECK(mprotect(d + 2 * C, C, PROT_READ | PROT_WRITE) == 0); /* committed: still DONTFORK */
+	fill(d + 2 * C, C, 4);
+	want_ours(d + 2 * C, 1);
+	pid = fork();
+	if (pid == 0) {
+		unsigned char v;
+		if (mincore(d + 2 * C, oms_page_size(), &v) == 0 || errno != ENOMEM)
+			_exit(2); /* the child must have no such mapping */
+		int fd = open("/proc/self/exe", O_RDONLY);
+		char *f = fd < 0 ? MAP_FAILED
+				 : mmap(d, C, PROT_NONE, MAP_PRIVATE | MAP_FIXED, fd, 0);
+		int ok = all_zero(w, C) && f == d && mprotect(d, C, PROT_READ | PROT_WRITE) == 0 &&
+			 !memcmp(d, "\177ELF", 4);
+		_exit(ok ? 0 : 1);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(verify(w, C, 8) && verify(d + 2 * C, C, 4));
+	munmap(w, 4 * C);
+	munmap(d, 4 * C);
 }
 
 /* Fresh mappings made after a fork - when nothing was mapped at the fork,
