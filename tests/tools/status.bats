@@ -27,7 +27,8 @@ teardown() {
 start_holder() {
 	mkfifo "$D/in"
 	# fd 3 is bats' own: the background process must not keep it open.
-	"$OOMSHIELD" -d "$D" -t 1M "$@" -- "$BATS_FILE_TMPDIR/holder" 8 <"$D/in" >"$D/out" 3>&- &
+	# HOLD: holder's arguments (MiB in one block, MiB of small objects).
+	"$OOMSHIELD" -d "$D" -t 1M "$@" -- "$BATS_FILE_TMPDIR/holder" ${HOLD:-8} <"$D/in" >"$D/out" 3>&- &
 	PID=$!
 	exec 7>"$D/in"
 	wait_for "$D/out" '^ready'
@@ -76,11 +77,7 @@ field() {   # field LABEL: the value printed after a status label
 
 @test "coverage: small objects in the brk heap are named as not protected, with a hint" {
 	# 8 MiB in one block (protected) and 24 MiB of 1000-byte objects (not).
-	mkfifo "$D/in"
-	"$OOMSHIELD" -d "$D" -t 1M --no-thread -- "$BATS_FILE_TMPDIR/holder" 8 24 <"$D/in" >"$D/out" 3>&- &
-	PID=$!
-	exec 7>"$D/in"
-	wait_for "$D/out" '^ready'
+	HOLD="8 24" start_holder --no-thread
 	run "$STATUS" "$PID"
 	printf '%s\n' "$output"
 	[ "$status" -eq 0 ]
@@ -95,12 +92,7 @@ field() {   # field LABEL: the value printed after a status label
 @test "coverage: with --heap the small objects are protected too" {
 	[ -n "$(find /usr/lib /lib -name 'libjemalloc.so.2' 2>/dev/null | head -1)" ] ||
 		skip "libjemalloc2 is not installed"
-	mkfifo "$D/in"
-	"$OOMSHIELD" -d "$D" -t 1M --no-thread --heap -- "$BATS_FILE_TMPDIR/holder" 8 24 \
-		<"$D/in" >"$D/out" 3>&- &
-	PID=$!
-	exec 7>"$D/in"
-	wait_for "$D/out" '^ready'
+	HOLD="8 24" start_holder --no-thread --heap
 	run "$STATUS" "$PID"
 	printf '%s\n' "$output"
 	[ "$status" -eq 0 ]
