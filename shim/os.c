@@ -621,7 +621,9 @@ int oms_os_anon_none(const void *addr, size_t len)
 	if (fd < 0)
 		return -1;
 	uintptr_t a = (uintptr_t)addr, b = a + len;
-	char buf[8192];
+	/* Small: mprotect may come from a signal handler on a small stack.
+	 * A longer line (a long path) ends the search: "cannot tell". */
+	char buf[2048];
 	size_t have = 0;
 	int r = 0, done = 0;
 	while (!done) {
