@@ -32,11 +32,12 @@ int oms_region_mprotect(void *addr, size_t len, int prot);
 /* The smallest reservation watched, and the smallest part of one made
  * file-backed (region_map.c). */
 size_t oms_region_resv_min(void);
-/* mprotect making part of a watched reservation (resv.h) writable: the
- * range becomes a piece of our arena, mapped with prot, disk reserved
- * first.  0 done; -1 not ours to do or not possible (then the kernel's
- * mprotect must run: the range stays anonymous). */
-int oms_region_commit(void *addr, size_t len, int prot);
+/* Part of a watched reservation (resv.h) made writable - by mprotect
+ * (fixed 0), or by a private anonymous mmap with MAP_FIXED over it (1, the
+ * JVM's way): the range becomes a piece of our arena, mapped with prot,
+ * disk reserved first.  0 done; -1 not ours to do or not possible (then
+ * the kernel's call must run: the range stays anonymous). */
+int oms_region_commit(void *addr, size_t len, int prot, int fixed);
 
 /* mlock/mlock2 of [addr, addr+len) (all 0), or mlockall (all 1; 2 with
  * MCL_FUTURE): locked address space is no reservation to commit (resv.h);

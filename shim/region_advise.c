@@ -108,7 +108,18 @@ static int owns(uintptr_t a, uintptr_t b)
 	return hit;
 }
 
-int oms_region_commit(void *addr, size_t len, int prot)
+/* The smallest reservation watched, and the smallest part of one made
+ * file-backed: the threshold, or V8's heap page (256 KiB) if that is less.
+ * A runtime's heap grows by such pages (node reserves 508 KiB, trims it to
+ * 256 KiB aligned, commits it), and the pages together are its heap; the
+ * 4-32 KiB permission flips of JIT code stay anonymous. */
+#define RESV_PAGE ((size_t)256 << 10)
+size_t oms_region_resv_min(void)
+{
+	return oms_threshold < RESV_PAGE ? oms_threshold : RESV_PAGE;
+}
+
+int oms_region_commit(void *addr, size_t len, int prot, int fixed)
 {
 	uintptr_t a = (uintptr_t)addr, b = a + oms_page_up(len);
 	size_t rl = b - a;
@@ -124,7 +135,11 @@ int oms_region_commit(void *addr, size_t len, int prot)
 	 * ever present (a raw mprotect could have made it writable). */
 	unsigned adv = 0;
 	int ok = oms_resv_holds(a, b, &adv);
-	if (ok && (oms_os_anon_none(addr, rl) != 1 || oms_os_untouched(addr, rl) != 1)) {
+	/* MAP_FIXED replaces whatever is there by fresh memory, as we do:
+	 * nothing to check, and the new mapping carries no old advice. */
+	if (fixed)
+		adv = 0;
+	else if (ok && (oms_os_anon_none(addr, rl) != 1 || oms_os_untouched(addr, rl) != 1)) {
 		oms_resv_forget(a, b);
 		ok = 0;
 	}
@@ -361,7 +376,7 @@ int oms_region_mprotect(void *addr, size_t len, int prot)
 {
 	/* A reservation made writable: file-backed from the start (resv.h). */
 	int resv = (prot & PROT_WRITE) && __atomic_load_n(&oms_resv_count, __ATOMIC_ACQUIRE);
-	if (resv && oms_region_commit(addr, len, prot) == 0)
+	if (resv && oms_region_commit(addr, len, prot, 0) == 0)
 		return 0;
 	/* With pieces, the call is made under the lock: if it stops at a
 	 * hole, the walk below must see the same mappings the kernel saw.

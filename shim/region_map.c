@@ -53,17 +53,6 @@ int oms_region_wanted(size_t len, int prot, int flags)
 	       !oms_cfg.disable;
 }
 
-/* The smallest reservation watched, and the smallest part of one made
- * file-backed: the threshold, or V8's heap page (256 KiB) if that is less.
- * A runtime's heap grows by such pages (node reserves 508 KiB, trims it to
- * 256 KiB aligned, commits it), and the pages together are its heap; the
- * 4-32 KiB permission flips of JIT code stay anonymous. */
-#define RESV_PAGE ((size_t)256 << 10)
-size_t oms_region_resv_min(void)
-{
-	return oms_threshold < RESV_PAGE ? oms_threshold : RESV_PAGE;
-}
-
 /* A reservation to watch (resv.h): never accessible, private anonymous,
  * not a stack. */
 static int reservation(size_t len, int prot, int flags)
@@ -84,6 +73,14 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 	 * let it say so (no fallback to count or log). */
 	if (!oms_region_wanted(len, prot, flags) || (off & (off_t)(oms_page - 1)) ||
 	    oms_page_up(len) < len) {
+		/* Fresh memory placed inside a reservation (the JVM commits its
+		 * heap so): a piece of ours instead (region_advise.c). */
+		if ((flags & MAP_FIXED) && (flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) == MAP_PRIVATE &&
+		    (prot & PROT_WRITE) && !(prot & PROT_EXEC) &&
+		    !(flags & (MAP_HUGETLB | MAP_STACK | MAP_GROWSDOWN)) && oms_cfg.mmap &&
+		    oms_cfg.dir_ok && __atomic_load_n(&oms_resv_count, __ATOMIC_ACQUIRE) &&
+		    oms_region_commit(addr, len, prot, 1) == 0)
+			return addr;
 		void *p = oms_sys_mmap(addr, len, prot, flags, fd, off);
 		if (p == MAP_FAILED)
 			return p;

@@ -98,11 +98,18 @@ static void t_passthrough(void)
 	CHECK(nr != MAP_FAILED);
 	want_ours(nr, 0);
 	munmap(nr, (size_t)1 << 30);
-	/* MAP_FIXED outside our regions: inside the reservation */
+	/* MAP_FIXED inside the reservation commits part of it (t_resv);
+	 * over anything else it is the caller's: a read-only mapping here */
 	char *fx = mmap(res + M64, M64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	CHECK(fx == res + M64);
-	want_ours(fx, 0);
+	want_ours(fx, 1);
 	munmap(res, (size_t)1 << 30);
+	ro = mmap(NULL, M64, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(ro != MAP_FAILED);
+	fx = mmap(ro, M64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	CHECK(fx == ro);
+	want_ours(fx, 0);
+	munmap(ro, M64);
 	char *stk = mmap(NULL, M64, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	want_ours(stk, 0);
 	munmap(stk, M64);
@@ -449,6 +456,13 @@ static void t_resv(void)
 	CHECK(all_zero(big, 32 * MiB));
 	fill(big, 32 * MiB, 9);
 	want_ours(big, 1);
+	/* Committed the JVM's way: fresh memory mapped MAP_FIXED inside it. */
+	char *jv = r + 256 * C;
+	CHECK(mmap(jv, 8 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+		   0) == jv);
+	CHECK(all_zero(jv, 8 * MiB));
+	fill(jv, 8 * MiB, 12);
+	want_ours(jv, 1);
 	/* fork: private stays private. */
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -458,7 +472,7 @@ static void t_resv(void)
 	}
 	int st;
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	CHECK(verify(r, C, 0) && verify(big, 32 * MiB, 9));
+	CHECK(verify(r, C, 0) && verify(big, 32 * MiB, 9) && verify(jv, 8 * MiB, 12));
 	/* A part decommitted the V8 way (MAP_FIXED PROT_NONE over it) and
 	 * committed again reads zero. */
 	CHECK(mmap(r + 2 * C, C, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
