@@ -376,13 +376,11 @@ void oms_advise_tick(void)
 	int want = oms_advise_probe_step(&probe, mode, oms_advise_step(s), faulting);
 	if (want != mode)
 		oms_debug("read-around: tick of %llu ms: %llu major, %llu minor faults, %llu MiB read; "
-			  "windows: %llu new pages in %llu runs", (unsigned long long)s.ms,
+			  "windows: %llu new pages in %llu runs%s", (unsigned long long)s.ms,
 			  (unsigned long long)s.majflt, (unsigned long long)s.minflt,
 			  (unsigned long long)(s.read_bytes >> 20), (unsigned long long)s.new_pages,
-			  (unsigned long long)s.new_runs);
-	if (want == MADV_RANDOM && mode == MADV_NORMAL && probe.ticks == 1)
-		oms_debug("read-around: a busy NORMAL tick (%llu major faults, %llu MiB read): tried off",
-			  (unsigned long long)s.majflt, (unsigned long long)(s.read_bytes >> 20));
+			  (unsigned long long)s.new_runs,
+			  mode == MADV_NORMAL && probe.ticks == 1 ? ": tried off" : "");
 	if (want != __atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED))
 		apply(want);
 }

@@ -93,9 +93,14 @@ int oms_sys_mlockall(int flags)
 	return (int)syscall(SYS_mlockall, flags);
 }
 
+static int fd_floor(unsigned long lim)
+{
+	return lim >= 2 * OMS_FD_FLOOR ? OMS_FD_FLOOR : (int)(lim / 2);
+}
+
 static int fd_high(int fd, unsigned long lim)
 {
-	int floor = lim >= 2 * OMS_FD_FLOOR ? OMS_FD_FLOOR : (int)(lim / 2);
+	int floor = fd_floor(lim);
 	if (fd < 0 || fd >= floor)
 		return fd;
 	int hi = fcntl(fd, F_DUPFD_CLOEXEC, floor);
@@ -301,8 +306,7 @@ int oms_os_keep(const char *path, int flags)
 	int r = -1;
 	int fd = open(full, flags | O_CLOEXEC);
 	unsigned long lim = nofile_limit();
-	int floor = lim >= 2 * OMS_FD_FLOOR ? OMS_FD_FLOOR : (int)(lim / 2);
-	if (fd >= 0 && (fd = fd_high(fd, lim)) >= 0 && fd < floor) {
+	if (fd >= 0 && (fd = fd_high(fd, lim)) >= 0 && fd < fd_floor(lim)) {
 		close(fd); /* it could not move up: not kept below the floor */
 		fd = -1;
 	}
@@ -662,17 +666,11 @@ int oms_os_untouched(const void *addr, size_t len)
 	if (pm < 0)
 		return -1;
 	uint64_t ent[64];
-	unsigned char vec[64];
 	size_t npages = len / oms_page;
 	int r = 1;
 	for (size_t pg = 0; pg < npages && r == 1;) {
 		size_t want = npages - pg < 64 ? npages - pg : 64;
 		const char *at = (const char *)addr + pg * oms_page;
-		/* mincore fails (ENOMEM) where nothing is mapped. */
-		if (mincore((void *)at, want * oms_page, vec) < 0) {
-			r = errno == ENOMEM ? 0 : -1;
-			break;
-		}
 		off_t o = (off_t)((uintptr_t)at / oms_page * sizeof *ent);
 		if (pread(pm, ent, want * sizeof *ent, o) != (ssize_t)(want * sizeof *ent)) {
 			r = -1;

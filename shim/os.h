@@ -120,10 +120,11 @@ int oms_os_drain_ignored(const sigset_t *leader_mask);
  * with no access (PROT_NONE), from /proc/self/maps; 0 if not, -1 if it
  * cannot be read.  On a program thread only (it opens a file). */
 int oms_os_anon_none(const void *addr, size_t len);
-/* 1 if all of [addr, addr+len) is mapped and no page of it is present or
- * swapped (/proc/self/pagemap): a private anonymous range in that state
- * was never written and holds zero (resv.h).  0 if not, -1 if it cannot
- * be told. */
+/* 1 if no page of [addr, addr+len) is present or swapped
+ * (/proc/self/pagemap): a private anonymous range in that state was never
+ * written and holds zero (resv.h).  Unmapped pages read as absent too: the
+ * caller knows the range is mapped (oms_os_anon_none).  0 if not, -1 if it
+ * cannot be told. */
 int oms_os_untouched(const void *addr, size_t len);
 /* Write every private (copy-on-write, anonymous or swapped) page of the
  * MAP_PRIVATE file view [addr, addr+len) into fd at off + its offset in

@@ -334,3 +334,34 @@ void oms_pieces_check(void)
 	oms_arena_debug_end();
 }
 #endif
+
+void *oms_pieces_place(struct oms_arena *ar, void *at, size_t rl, int prot, int flags,
+		       enum oms_cause *cause, int *err)
+{
+	uint64_t o = oms_arena_alloc(ar, rl);
+	void *p = MAP_FAILED;
+	*cause = OMS_CAUSE_MAP;
+	if (oms_store_reserve(ar->fd, o, rl) < 0) {
+		*err = errno;
+		*cause = oms_cause_of(*err);
+	} else if ((p = oms_sys_mmap(at, rl, prot, flags, ar->fd, (off_t)o)) == MAP_FAILED) {
+		*err = errno;
+	} else if (oms_pieces_insert((struct oms_piece){(uintptr_t)p, (uintptr_t)p + rl, o, ar, prot,
+							0, NULL}) < 0) {
+		*err = ENOMEM;
+		/* As it was: an untouched PROT_NONE reservation, or nothing. */
+		if (flags & MAP_FIXED)
+			oms_sys_mmap(p, rl, PROT_NONE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+		else
+			oms_sys_munmap(p, rl);
+		p = MAP_FAILED;
+	}
+	if (p == MAP_FAILED) {
+		oms_arena_punch(ar, o, rl); /* fallocate may have reserved part of it */
+		oms_arena_free(ar, o, rl);
+		return MAP_FAILED;
+	}
+	ar->refs++;
+	return p;
+}

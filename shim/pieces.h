@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "stats.h" /* enum oms_cause */
 
 enum {
 	OMS_P_FROZEN = 1,
@@ -80,6 +81,13 @@ void oms_pieces_keep_advice(const struct oms_piece *p, void *addr, size_t len);
 int oms_pieces_read(uintptr_t s, uintptr_t e, void *dst);
 /* Copy [s, e), all of it in the table, to offset o of arena a; 0 or -1. */
 int oms_pieces_copy(uintptr_t s, uintptr_t e, struct oms_arena *a, uint64_t o);
+/* A new piece of rl bytes: an extent of arena ar with its disk reserved,
+ * mapped with prot and flags (MAP_SHARED, and MAP_FIXED over a PROT_NONE
+ * reservation at `at`; or at NULL, anywhere) and recorded.  The address,
+ * or MAP_FAILED with *cause and *err, and nothing left behind (a range at
+ * `at` is PROT_NONE again).  The caller gives it its read-around advice. */
+void *oms_pieces_place(struct oms_arena *ar, void *at, size_t rl, int prot, int flags,
+		       enum oms_cause *cause, int *err);
 /* Give p a fresh extent (room bytes) in the current arena, swapped in
  * place; 0 or -1 (p unchanged). */
 int oms_pieces_relocate(struct oms_piece *p, uint64_t room);

@@ -160,33 +160,11 @@ int oms_region_commit(void *addr, size_t len, int prot, int fixed)
 		cause = oms_cause_of(err);
 		goto fallback;
 	}
-	uint64_t o = oms_arena_alloc(ar, rl);
-	if (oms_store_reserve(ar->fd, o, rl) < 0) {
-		err = errno;
-		cause = oms_cause_of(err);
-		oms_arena_punch(ar, o, rl);
-		oms_arena_free(ar, o, rl);
-		goto fallback;
-	}
 	/* Over the PROT_NONE range in one step: no thread can have touched
 	 * it (it faults), and nothing is in it to keep. */
-	void *p = oms_sys_mmap(addr, rl, prot, MAP_SHARED | MAP_FIXED, ar->fd, (off_t)o);
-	if (p == MAP_FAILED) {
-		err = errno;
-		oms_arena_punch(ar, o, rl);
-		oms_arena_free(ar, o, rl);
+	if (oms_pieces_place(ar, addr, rl, prot, MAP_SHARED | MAP_FIXED, &cause, &err) == MAP_FAILED)
 		goto fallback;
-	}
-	struct oms_piece pc = {a, b, o, ar, prot, 0, NULL};
-	if (oms_pieces_insert(pc) < 0) {
-		/* Back to what it was: an untouched PROT_NONE reservation. */
-		oms_sys_mmap(addr, rl, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
-			     -1, 0);
-		oms_arena_punch(ar, o, rl);
-		oms_arena_free(ar, o, rl);
-		goto fallback;
-	}
-	ar->refs++;
+	oms_advise_new(addr, rl, MADV_NORMAL);
 	oms_resv_forget(a, b);
 	/* The advice the reservation had, now on the piece; no fork can come
 	 * between (its handlers take oms_map_lock). */
@@ -196,7 +174,6 @@ int oms_region_commit(void *addr, size_t len, int prot, int fixed)
 		advise_flag(a, b, MADV_WIPEONFORK, OMS_P_WIPE, 1, 0);
 	if (adv & OMS_RESV_DONTDUMP)
 		advise_flag(a, b, MADV_DONTDUMP, OMS_P_DONTDUMP, 1, 1);
-	oms_advise_new(p, rl, MADV_NORMAL);
 	__atomic_fetch_add(&oms_stats.blocks, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&oms_stats.bytes, rl, __ATOMIC_RELAXED);
 	oms_map_unlock();

@@ -127,16 +127,8 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 		errno = e;
 		return oms_sys_mmap(addr, len, prot, flags, fd, off);
 	}
-	uint64_t o = oms_arena_alloc(a, rl);
-	if (oms_store_reserve(a->fd, o, rl) < 0) {
-		err = errno;
-		cause = oms_cause_of(err);
-		oms_arena_punch(a, o, rl); /* fallocate may have reserved part of it */
-		oms_arena_free(a, o, rl);
-		goto fallback;
-	}
 	int f = (flags & ~(MAP_TYPE | MAP_ANONYMOUS)) | MAP_SHARED;
-	void *at = addr;
+	void *at = NULL;
 	if (addr) {
 		/* A hint: the program gets the address anonymous memory would
 		 * get.  The kernel places a file mapping by other rules (it pads
@@ -147,29 +139,16 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (flags & OMS_MAP_32BIT), -1, 0);
 		if (at == MAP_FAILED) {
 			err = errno;
-			oms_arena_punch(a, o, rl);
-			oms_arena_free(a, o, rl);
 			goto fallback;
 		}
 		f |= MAP_FIXED;
 	}
-	void *p = oms_sys_mmap(at, rl, prot, f, a->fd, (off_t)o);
+	void *p = oms_pieces_place(a, at, rl, prot, f, &cause, &err);
 	if (p == MAP_FAILED) {
-		err = errno;
-		if (addr)
+		if (at)
 			oms_sys_munmap(at, rl);
-		oms_arena_punch(a, o, rl);
-		oms_arena_free(a, o, rl);
 		goto fallback;
 	}
-	struct oms_piece pc = {(uintptr_t)p, (uintptr_t)p + rl, o, a, prot, 0, NULL};
-	if (oms_pieces_insert(pc) < 0) {
-		oms_sys_munmap(p, rl);
-		oms_arena_punch(a, o, rl);
-		oms_arena_free(a, o, rl);
-		goto fallback;
-	}
-	a->refs++;
 	oms_advise_new(p, rl, MADV_NORMAL);
 	__atomic_fetch_add(&oms_stats.blocks, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&oms_stats.bytes, len, __ATOMIC_RELAXED);

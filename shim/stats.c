@@ -58,10 +58,10 @@ void oms_stats_print(const char *more)
 	/* What is not ours: the process's anonymous pages, in RAM and in
 	 * swap (heap, stacks, small allocations, pages a fork copied).  Our
 	 * files' pages are shared file pages and count in neither. */
-	char ro[2048];
-	int have = oms_os.read_file("/proc/self/smaps_rollup", ro, sizeof ro) > 0;
-	unsigned long long anon = have ? smaps_kb(ro, "\nAnonymous:") : 0;
-	unsigned long long swap = have ? smaps_kb(ro, "\nSwap:") : 0;
+	char ro[2048], un[64] = "unknown";
+	if (oms_os.read_file("/proc/self/smaps_rollup", ro, sizeof ro) > 0)
+		snprintf(un, sizeof un, "anon=%lluK,swap=%lluK", smaps_kb(ro, "\nAnonymous:"),
+			 smaps_kb(ro, "\nSwap:"));
 	char fb[256];
 	size_t n = 0;
 	for (int i = 0; i < OMS_CAUSE_COUNT; i++) {
@@ -74,7 +74,7 @@ void oms_stats_print(const char *more)
 	}
 	oms_log_tagged("stats",
 		"blocks=%llu bytes=%llu live=%llu peak=%llu fallbacks=%s "
-		"forks_cow=%llu forks_back=%llu cache_hits=%llu unprotected=%s%lluK,swap=%lluK%s",
+		"forks_cow=%llu forks_back=%llu cache_hits=%llu unprotected=%s%s",
 		(unsigned long long)__atomic_load_n(&oms_stats.blocks, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&oms_stats.bytes, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&oms_stats.live, __ATOMIC_RELAXED),
@@ -82,5 +82,5 @@ void oms_stats_print(const char *more)
 		(unsigned long long)__atomic_load_n(&oms_stats.forks_cow, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&oms_stats.forks_back, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&oms_stats.cache_hits, __ATOMIC_RELAXED),
-		have ? "anon=" : "unknown:anon=", anon, swap, more);
+		un, more);
 }
