@@ -30,6 +30,13 @@
  *           keeps reading and faulting is tried RANDOM, where the windows
  *           judge; a try they send back to NORMAL doubles the wait for the
  *           next one (2 to 64 busy ticks), one that holds resets it.
+ *   Room: read-around allocates its whole window, locked until the read
+ *           completes, so reclaim cannot take it back.  In a memory cgroup
+ *           not much larger than the window (8 MiB on our disks; a 10 MiB
+ *           limit) one fault fills the cgroup and the next is OOM-killed
+ *           (docs/bench.md 34).  So read-around is never turned on where
+ *           the disk's window times RA_SHARE exceeds the cgroup's limit,
+ *           read once when the thread starts (oms_advise_room).
  *
  * Runs as a job of the background thread (ticker.c) only, so its state
  * needs no lock; the current mode is published for new mappings
@@ -51,6 +58,8 @@
 #include "os.h"
 #include "stats.h"
 
+#include <stdio.h> /* snprintf only */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -64,10 +73,13 @@
 #define SEQ_RUN 8        /* mean run of new pages that counts as sequential */
 #define MISS_BYTES ((uint64_t)32 << 20) /* above any read-around window */
 #define SPREAD_GROUP ((uintptr_t)OMS_HUGE_PMD) /* the large folios judged */
+#define RA_SHARE 8 /* windows in flight a cgroup must hold with room to spare */
+#define NO_LIMIT ((uint64_t)1 << 60) /* cgroup v1 says 2^63 - 4096 for none */
 
 int oms_advise_mode = MADV_NORMAL; /* RANDOM once the thread runs */
 
 static struct rusage last;
+static int ra_room = 1; /* read-around may be turned on (oms_advise_room) */
 static int primed, active, was_huge;
 static struct oms_advise_probe probe;
 static uint64_t last_ms;
@@ -177,7 +189,8 @@ int oms_advise_probe_step(struct oms_advise_probe *p, int mode, int want, int fa
 		if (mode == MADV_RANDOM && want == MADV_NORMAL) {
 			p->gap = gap * 2 < OMS_ADVISE_PROBE_MAX ? gap * 2 : OMS_ADVISE_PROBE_MAX;
 			p->ticks = 0;
-		} else if (++p->ticks > OMS_ADVISE_PROBE_TICKS) {
+		} else if (faulting && ++p->ticks > OMS_ADVISE_PROBE_TICKS) {
+			/* Only busy ticks count: a pause proves nothing. */
 			p->gap = 0; /* it held: random access */
 			p->ticks = 0;
 		}
@@ -374,6 +387,8 @@ void oms_advise_tick(void)
 	int mode = __atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED);
 	int faulting = s.majflt && s.read_bytes >= BUSY_BYTES * s.ms / 1000;
 	int want = oms_advise_probe_step(&probe, mode, oms_advise_step(s), faulting);
+	if (!ra_room)
+		want = MADV_RANDOM;
 	if (want != mode)
 		oms_debug("read-around: tick of %llu ms: %llu major, %llu minor faults, %llu MiB read; "
 			  "windows: %llu new pages in %llu runs%s", (unsigned long long)s.ms,
@@ -405,10 +420,102 @@ void oms_advise_reset(void)
 {
 	/* The mode stays: it describes the mappings, which a fork child keeps.
 	 * The counters restart: a child's rusage starts from zero. */
-	primed = active = was_huge = 0;
+	primed = active = was_huge = 0; /* ra_room stays: same cgroup, same disk */
 	memset(&probe, 0, sizeof probe);
 	last_sample.fresh = 0;
 	W.n = 0;
 	W.have_prev = 0;
 	W.sig = 0;
+}
+
+/* The value of "KEY N" in a text of such lines, or 0. */
+static uint64_t field(const char *text, const char *key)
+{
+	size_t k = strlen(key);
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+		if (!strncmp(l, key, k) && l[k] == ' ')
+			return strtoull(l + k + 1, NULL, 10);
+	return 0;
+}
+
+/* The limit of a cgroup v2 directory `dir` and of every one above it: the
+ * lowest that is set, or 0.  `dir` is "/sys/fs/cgroup/PATH", cut in place. */
+static uint64_t limit_v2(char *dir, size_t root_len)
+{
+	uint64_t low = 0;
+	for (;;) {
+		char path[OMS_PATH_MAX + 16], buf[64];
+		snprintf(path, sizeof path, "%s/memory.max", dir);
+		if (oms_os.read_file(path, buf, sizeof buf) > 0 && buf[0] >= '0' && buf[0] <= '9') {
+			uint64_t v = strtoull(buf, NULL, 10);
+			if (v && (!low || v < low))
+				low = v;
+		}
+		char *cut = strrchr(dir, '/');
+		if (!cut || (size_t)(cut - dir) < root_len)
+			return low;
+		*cut = '\0';
+	}
+}
+
+uint64_t oms_advise_cgroup_limit(void)
+{
+	char cg[2048];
+	if (oms_os.read_file("/proc/self/cgroup", cg, sizeof cg) <= 0)
+		return 0;
+	for (char *l = cg; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		char *c = strchr(l, ':'), *p = c ? strchr(c + 1, ':') : NULL;
+		if (!p)
+			continue;
+		size_t n = strcspn(p + 1, "\n");
+		char dir[OMS_PATH_MAX];
+		if (p == c + 1) { /* "0::/path": the unified hierarchy */
+			int w = snprintf(dir, sizeof dir, "/sys/fs/cgroup%.*s", (int)n, p + 1);
+			if (w < 0 || (size_t)w >= sizeof dir)
+				return 0;
+			while (w > 1 && dir[w - 1] == '/')
+				dir[--w] = '\0';
+			uint64_t v = limit_v2(dir, strlen("/sys/fs/cgroup"));
+			return v < NO_LIMIT ? v : 0;
+		}
+		/* v1: "ID:a,memory,b:/path"; memory.stat says the lowest
+		 * limit of it and its ancestors. */
+		int mem = 0;
+		for (const char *t = c + 1; t < p; t += strcspn(t, ",:") + 1)
+			mem |= !strncmp(t, "memory", 6) && (t[6] == ',' || t[6] == ':');
+		if (!mem)
+			continue;
+		char path[OMS_PATH_MAX + 32], st[4096];
+		int w = snprintf(path, sizeof path, "/sys/fs/cgroup/memory%.*s/memory.stat", (int)n, p + 1);
+		if (w < 0 || (size_t)w >= sizeof path || oms_os.read_file(path, st, sizeof st) <= 0)
+			return 0;
+		uint64_t v = field(st, "hierarchical_memory_limit");
+		return v < NO_LIMIT ? v : 0;
+	}
+	return 0;
+}
+
+uint64_t oms_advise_window(unsigned maj, unsigned min)
+{
+	/* A partition has no queue of its own: its disk's is one up. */
+	static const char *const fmt[] = {"/sys/dev/block/%u:%u/queue/read_ahead_kb",
+					  "/sys/dev/block/%u:%u/../queue/read_ahead_kb"};
+	for (int i = 0; i < 2; i++) {
+		char path[96], buf[32];
+		snprintf(path, sizeof path, fmt[i], maj, min);
+		if (oms_os.read_file(path, buf, sizeof buf) > 0 && buf[0] >= '0' && buf[0] <= '9')
+			return strtoull(buf, NULL, 10) << 10;
+	}
+	return 0;
+}
+
+int oms_advise_room(unsigned maj, unsigned min)
+{
+	uint64_t win = oms_advise_window(maj, min), lim = oms_advise_cgroup_limit();
+	ra_room = !win || !lim || win * RA_SHARE <= lim;
+	if (!ra_room)
+		oms_log(OMS_LOG_INFO, "read-around stays off: the disk reads %llu KiB around a fault and this "
+				"memory cgroup's limit is %llu MiB", (unsigned long long)(win >> 10),
+			 (unsigned long long)(lim >> 20));
+	return ra_room;
 }

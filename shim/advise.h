@@ -79,6 +79,14 @@ unsigned oms_advise_wanted_ms(void);
  * that the common case costs no syscall. */
 void oms_advise_new(void *addr, size_t len, int had);
 
+/* Room for read-around (on the program's thread, before the background
+ * thread starts: it reads /proc and /sys): the disk maj:min's read-ahead
+ * window against the memory cgroup's limit.  The two readers return 0 for
+ * "unknown" or "none".  1 if read-around may be turned on. */
+int oms_advise_room(unsigned maj, unsigned min);
+uint64_t oms_advise_cgroup_limit(void);
+uint64_t oms_advise_window(unsigned maj, unsigned min);
+
 /* The other mappings to advise, and "large folios are on" (region_map.c's
  * oms_region_ranges, huge.c's oms_huge_watch): given by init.c, since
  * those modules sit above this one.  `ranges` copies up to cap ranges

@@ -86,6 +86,9 @@ static int add_jobs(void)
 {
 	unsigned every = oms_cfg.defrag_interval_ms;
 	int n = 0;
+	unsigned maj, min;
+	if (oms_cfg.dir_ok && oms_os_dir_dev(oms_cfg.dir, &maj, &min) == 0)
+		oms_advise_room(maj, min);
 	if (oms_cfg.dir_ok) {
 		n += oms_ticker_add("read-around", every, oms_advise_wanted_ms, oms_advise_tick) == 0;
 		n += oms_ticker_add("huge give-up", every, oms_advise_wanted_ms, oms_huge_job) == 0;

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -199,6 +201,16 @@ static uint64_t real_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int oms_os_dir_dev(const char *dir, unsigned *maj, unsigned *min)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return -1;
+	*maj = major(st.st_dev);
+	*min = minor(st.st_dev);
+	return 0;
 }
 
 int oms_os_path(char *buf, size_t cap, const char *path)

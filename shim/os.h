@@ -53,6 +53,8 @@ void oms_os_reset(void);
 
 /* Prefix `path` with OOMSHIELD_PROC_ROOT into buf; -1 if it does not fit. */
 int oms_os_path(char *buf, size_t cap, const char *path);
+/* The device numbers of the filesystem holding `dir`; -1 with errno. */
+int oms_os_dir_dev(const char *dir, unsigned *maj, unsigned *min);
 
 /* Move fd to a number >= the shim's fd floor, close-on-exec; returns the
  * new fd (the old one is closed), or the old fd if it cannot move. */

@@ -4,6 +4,9 @@
  * NORMAL, scattered ones stay RANDOM.  The sampler is run on real memory:
  * mincore() sees what a test touched. */
 #include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -281,12 +284,105 @@ END_TEST
 START_TEST(probe_leaves_the_waste_rule_alone)
 {
 	struct oms_advise_probe p = {0};
+	/* Idle ticks during a try prove nothing: they neither end it nor
+	 * count toward it holding, so a failed try still backs off. */
+	for (int i = 0; i < 2; i++)
+		oms_advise_probe_step(&p, MADV_NORMAL, MADV_NORMAL, 1);
+	ck_assert_int_eq(p.ticks, 1); /* tried */
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(oms_advise_probe_step(&p, MADV_RANDOM, MADV_RANDOM, 0), MADV_RANDOM);
+	ck_assert_int_eq(oms_advise_probe_step(&p, MADV_RANDOM, MADV_NORMAL, 1), MADV_NORMAL);
+	ck_assert_int_eq(tries_after(&p), 4);
+	p = (struct oms_advise_probe){0};
 	/* The waste rule went RANDOM by itself: no try, no back-off. */
 	ck_assert_int_eq(oms_advise_probe_step(&p, MADV_NORMAL, MADV_RANDOM, 1), MADV_RANDOM);
 	for (int i = 0; i < 10; i++)
 		ck_assert_int_eq(oms_advise_probe_step(&p, MADV_RANDOM, MADV_RANDOM, 1), MADV_RANDOM);
 	ck_assert_int_eq(oms_advise_probe_step(&p, MADV_RANDOM, MADV_NORMAL, 1), MADV_NORMAL);
 	ck_assert_int_eq(tries_after(&p), 2);
+}
+END_TEST
+
+/* A fake /proc and /sys for the room check: path -> text. */
+static const char *const *fake_files;
+static ssize_t fake_read(const char *path, char *buf, size_t cap)
+{
+	for (const char *const *f = fake_files; f && f[0]; f += 2)
+		if (!strcmp(f[0], path)) {
+			snprintf(buf, cap, "%s", f[1]);
+			return (ssize_t)strlen(buf);
+		}
+	errno = ENOENT;
+	return -1;
+}
+
+START_TEST(room_reads_the_v1_hierarchical_limit)
+{
+	static const char *const files[] = {
+		"/proc/self/cgroup", "12:cpu,cpuacct:/other\n5:blkio,memory:/oms/t\n0::/\n",
+		"/sys/fs/cgroup/memory/oms/t/memory.stat",
+		"cache 0\nhierarchical_memsw_limit 999\nhierarchical_memory_limit 10485760\n", NULL};
+	fake_files = files;
+	oms_os.read_file = fake_read;
+	ck_assert_uint_eq(oms_advise_cgroup_limit(), 10 * MiB);
+}
+END_TEST
+
+START_TEST(room_reads_v2_limits_up_to_the_root)
+{
+	static const char *const files[] = {
+		"/proc/self/cgroup", "0::/a/b/\n", "/sys/fs/cgroup/a/b/memory.max", "max\n",
+		"/sys/fs/cgroup/a/memory.max", "67108864\n", "/sys/fs/cgroup/memory.max", "134217728\n", NULL};
+	fake_files = files;
+	oms_os.read_file = fake_read;
+	ck_assert_uint_eq(oms_advise_cgroup_limit(), 64 * MiB);
+	static const char *const none[] = {"/proc/self/cgroup", "0::/a\n", "/sys/fs/cgroup/a/memory.max", "max\n", NULL};
+	fake_files = none;
+	ck_assert_uint_eq(oms_advise_cgroup_limit(), 0);
+}
+END_TEST
+
+START_TEST(room_unknown_or_unlimited_is_no_limit)
+{
+	static const char *const v1_none[] = {
+		"/proc/self/cgroup", "4:memory:/\n", "/sys/fs/cgroup/memory/memory.stat",
+		"hierarchical_memory_limit 9223372036854771712\n", NULL};
+	fake_files = v1_none;
+	oms_os.read_file = fake_read;
+	ck_assert_uint_eq(oms_advise_cgroup_limit(), 0);
+	static const char *const no_memory[] = {"/proc/self/cgroup", "3:memoryx:/a\n2:cpu:/b\n", NULL};
+	fake_files = no_memory;
+	ck_assert_uint_eq(oms_advise_cgroup_limit(), 0);
+	fake_files = NULL;
+	ck_assert_uint_eq(oms_advise_cgroup_limit(), 0);
+	ck_assert_uint_eq(oms_advise_window(8, 1), 0);
+	ck_assert_int_eq(oms_advise_room(8, 1), 1);
+}
+END_TEST
+
+START_TEST(room_keeps_read_around_off_in_a_small_cgroup)
+{
+	/* A partition (254:1) has its disk's queue one up. */
+	static const char *const small[] = {
+		"/proc/self/cgroup", "0::/t\n", "/sys/fs/cgroup/t/memory.max", "10485760\n",
+		"/sys/dev/block/254:1/../queue/read_ahead_kb", "8192\n", NULL};
+	fake_files = small;
+	oms_os.read_file = fake_read;
+	ck_assert_uint_eq(oms_advise_window(254, 1), 8 * MiB);
+	ck_assert_int_eq(oms_advise_room(254, 1), 0);
+	/* 8 windows fit in 64 MiB; a whole disk has its own queue. */
+	static const char *const fits[] = {
+		"/proc/self/cgroup", "0::/t\n", "/sys/fs/cgroup/t/memory.max", "67108864\n",
+		"/sys/dev/block/254:0/queue/read_ahead_kb", "8192\n", NULL};
+	fake_files = fits;
+	ck_assert_int_eq(oms_advise_room(254, 0), 1);
+	static const char *const tight[] = {
+		"/proc/self/cgroup", "0::/t\n", "/sys/fs/cgroup/t/memory.max", "67104768\n",
+		"/sys/dev/block/254:0/queue/read_ahead_kb", "8192\n", NULL};
+	fake_files = tight;
+	ck_assert_int_eq(oms_advise_room(254, 0), 0);
+	fake_files = NULL;
+	ck_assert_int_eq(oms_advise_room(254, 0), 1); /* back on: nothing known */
 }
 END_TEST
 
@@ -305,6 +401,10 @@ int main(void)
 	tcase_add_test(tc, sampler_spread_with_windows_far_apart);
 	tcase_add_test(tc, probe_backs_off_when_sequential_and_resets_when_it_holds);
 	tcase_add_test(tc, probe_leaves_the_waste_rule_alone);
+	tcase_add_test(tc, room_reads_the_v1_hierarchical_limit);
+	tcase_add_test(tc, room_reads_v2_limits_up_to_the_root);
+	tcase_add_test(tc, room_unknown_or_unlimited_is_no_limit);
+	tcase_add_test(tc, room_keeps_read_around_off_in_a_small_cgroup);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
