@@ -36,7 +36,9 @@
  *           limit) one fault fills the cgroup and the next is OOM-killed
  *           (docs/bench.md 34).  So read-around is never turned on where
  *           the disk's window times RA_SHARE exceeds the cgroup's limit,
- *           read once when the thread starts (oms_advise_room).
+ *           read once when the thread starts (oms_advise_room); a window
+ *           that cannot be read (no block queue: overlayfs, btrfs, NFS)
+ *           is taken to be RA_GUESS.
  *
  * Runs as a job of the background thread (ticker.c) only, so its state
  * needs no lock; the current mode is published for new mappings
@@ -58,6 +60,7 @@
 #include "os.h"
 #include "stats.h"
 
+#include <errno.h>
 #include <stdio.h> /* snprintf only */
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +78,7 @@
 #define SPREAD_GROUP ((uintptr_t)OMS_HUGE_PMD) /* the large folios judged */
 #define RA_SHARE 8 /* windows in flight a cgroup must hold with room to spare */
 #define NO_LIMIT ((uint64_t)1 << 60) /* cgroup v1 says 2^63 - 4096 for none */
+#define RA_GUESS ((uint64_t)4 << 20) /* a window we cannot read: assume a large one */
 
 int oms_advise_mode = MADV_NORMAL; /* RANDOM once the thread runs */
 
@@ -387,8 +391,7 @@ void oms_advise_tick(void)
 	int mode = __atomic_load_n(&oms_advise_mode, __ATOMIC_RELAXED);
 	int faulting = s.majflt && s.read_bytes >= BUSY_BYTES * s.ms / 1000;
 	int want = oms_advise_probe_step(&probe, mode, oms_advise_step(s), faulting);
-	if (!ra_room)
-		want = MADV_RANDOM;
+	want = oms_advise_allowed(want);
 	if (want != mode)
 		oms_debug("read-around: tick of %llu ms: %llu major, %llu minor faults, %llu MiB read; "
 			  "windows: %llu new pages in %llu runs%s", (unsigned long long)s.ms,
@@ -458,41 +461,64 @@ static uint64_t limit_v2(char *dir, size_t root_len)
 	}
 }
 
+/* The memory cgroup's limit from cgroup v1's memory.stat at `path` (the
+ * process's cgroup below the mount), or 0. */
+static uint64_t limit_v1(const char *path, size_t n)
+{
+	char file[OMS_PATH_MAX + 32], st[4096];
+	int w = snprintf(file, sizeof file, "/sys/fs/cgroup/memory%.*s/memory.stat", (int)n, path);
+	if (w < 0 || (size_t)w >= sizeof file || oms_os.read_file(file, st, sizeof st) <= 0) {
+		/* In a container the mount shows its own cgroup, whatever
+		 * the path says. */
+		if (oms_os.read_file("/sys/fs/cgroup/memory/memory.stat", st, sizeof st) <= 0)
+			return 0;
+	}
+	uint64_t v = field(st, "hierarchical_memory_limit");
+	return v < NO_LIMIT ? v : 0;
+}
+
 uint64_t oms_advise_cgroup_limit(void)
 {
-	char cg[2048];
-	if (oms_os.read_file("/proc/self/cgroup", cg, sizeof cg) <= 0)
+	char cg[8192];
+	ssize_t got = oms_os.read_file("/proc/self/cgroup", cg, sizeof cg);
+	if (got <= 0)
 		return 0;
+	if ((size_t)got == sizeof cg - 1) { /* cut off: the last line may be a piece */
+		char *nl = strrchr(cg, '\n');
+		if (!nl)
+			return 0;
+		nl[1] = '\0';
+	}
+	const char *v2 = NULL;
+	size_t v2_len = 0;
 	for (char *l = cg; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
 		char *c = strchr(l, ':'), *p = c ? strchr(c + 1, ':') : NULL;
 		if (!p)
 			continue;
 		size_t n = strcspn(p + 1, "\n");
-		char dir[OMS_PATH_MAX];
-		if (p == c + 1) { /* "0::/path": the unified hierarchy */
-			int w = snprintf(dir, sizeof dir, "/sys/fs/cgroup%.*s", (int)n, p + 1);
-			if (w < 0 || (size_t)w >= sizeof dir)
-				return 0;
-			while (w > 1 && dir[w - 1] == '/')
-				dir[--w] = '\0';
-			uint64_t v = limit_v2(dir, strlen("/sys/fs/cgroup"));
-			return v < NO_LIMIT ? v : 0;
+		if (p == c + 1) { /* "0::/path": the unified hierarchy, if v1 has no memory */
+			v2 = p + 1;
+			v2_len = n;
+			continue;
 		}
 		/* v1: "ID:a,memory,b:/path"; memory.stat says the lowest
 		 * limit of it and its ancestors. */
 		int mem = 0;
 		for (const char *t = c + 1; t < p; t += strcspn(t, ",:") + 1)
 			mem |= !strncmp(t, "memory", 6) && (t[6] == ',' || t[6] == ':');
-		if (!mem)
-			continue;
-		char path[OMS_PATH_MAX + 32], st[4096];
-		int w = snprintf(path, sizeof path, "/sys/fs/cgroup/memory%.*s/memory.stat", (int)n, p + 1);
-		if (w < 0 || (size_t)w >= sizeof path || oms_os.read_file(path, st, sizeof st) <= 0)
-			return 0;
-		uint64_t v = field(st, "hierarchical_memory_limit");
-		return v < NO_LIMIT ? v : 0;
+		if (mem)
+			return limit_v1(p + 1, n);
 	}
-	return 0;
+	if (!v2)
+		return 0;
+	char dir[OMS_PATH_MAX];
+	int w = snprintf(dir, sizeof dir, "/sys/fs/cgroup%.*s", (int)v2_len, v2);
+	if (w < 0 || (size_t)w >= sizeof dir)
+		return 0;
+	while (w > 1 && dir[w - 1] == '/')
+		dir[--w] = '\0';
+	uint64_t v = limit_v2(dir, strlen("/sys/fs/cgroup"));
+	return v < NO_LIMIT ? v : 0;
 }
 
 uint64_t oms_advise_window(unsigned maj, unsigned min)
@@ -511,11 +537,20 @@ uint64_t oms_advise_window(unsigned maj, unsigned min)
 
 int oms_advise_room(unsigned maj, unsigned min)
 {
+	int e = errno; /* before main: the failed opens must not show */
 	uint64_t win = oms_advise_window(maj, min), lim = oms_advise_cgroup_limit();
-	ra_room = !win || !lim || win * RA_SHARE <= lim;
+	if (!win)
+		win = RA_GUESS; /* overlayfs, btrfs, NFS: no block queue to ask */
+	ra_room = !lim || win * RA_SHARE <= lim;
 	if (!ra_room)
 		oms_log(OMS_LOG_INFO, "read-around stays off: the disk reads %llu KiB around a fault and this "
-				"memory cgroup's limit is %llu MiB", (unsigned long long)(win >> 10),
-			 (unsigned long long)(lim >> 20));
+				      "memory cgroup's limit is %llu MiB", (unsigned long long)(win >> 10),
+			(unsigned long long)(lim >> 20));
+	errno = e;
 	return ra_room;
+}
+
+int oms_advise_allowed(int want)
+{
+	return ra_room ? want : MADV_RANDOM;
 }

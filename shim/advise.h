@@ -82,8 +82,11 @@ void oms_advise_new(void *addr, size_t len, int had);
 /* Room for read-around (on the program's thread, before the background
  * thread starts: it reads /proc and /sys): the disk maj:min's read-ahead
  * window against the memory cgroup's limit.  The two readers return 0 for
- * "unknown" or "none".  1 if read-around may be turned on. */
+ * "unknown" or "none"; an unknown window is taken to be 4 MiB.  1 if
+ * read-around may be turned on; oms_advise_allowed then passes `want`
+ * through, else it gives MADV_RANDOM. */
 int oms_advise_room(unsigned maj, unsigned min);
+int oms_advise_allowed(int want);
 uint64_t oms_advise_cgroup_limit(void);
 uint64_t oms_advise_window(unsigned maj, unsigned min);
 

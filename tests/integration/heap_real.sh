@@ -26,6 +26,12 @@ awk 'BEGIN { srand(11); printf "["; for (i = 0; i < 50000; i++)
 	printf "%s{\"k\":%d,\"name\":\"n%d\",\"v\":[%d,%d]}", (i ? "," : ""), int(rand() * 1e9), i, i, i % 7
 	print "]" }' > "$T/doc.json"
 
+# The read-around window of the disk under $T (4 MiB when it has no block
+# queue to ask, as the shim assumes).
+dev=$(stat -c '%Hd:%Ld' "$T")
+ra_kb=$(cat /sys/dev/block/$dev/queue/read_ahead_kb 2>/dev/null ||
+	cat /sys/dev/block/$dev/../queue/read_ahead_kb 2>/dev/null || echo 4096)
+
 ran=0
 case_() { # what cmd...: plain peak, killed plainly at a third, same output under --heap
 	what=$1; shift
@@ -39,12 +45,24 @@ case_() { # what cmd...: plain peak, killed plainly at a third, same output unde
 	[ $rc = 137 ] || fail "$what: plainly under $lim MiB (a third of its peak) not OOM-killed: rc $rc"
 	cg_make $((lim << 20)) || fail "$what: cannot make the cgroup again: $CG_WHY"
 	t0=$(date +%s)
-	OOMSHIELD_HEAP=1 OOMSHIELD_DIR="$T" OOMSHIELD_LOG_FILE="$T/log" \
+	# The real /sys this time (the cgroup's limit and the disk's
+	# read-ahead decide read-around), so no DefragTick.
+	OOMSHIELD_HEAP=1 OOMSHIELD_DIR="$T" OOMSHIELD_LOG_FILE="$T/log" OOMSHIELD_LOG=info \
+		OOMSHIELD_STATS=1 OOMSHIELD_DEFRAG=0 OOMSHIELD_PROC_ROOT= \
 		cg_run timeout 600 env LD_PRELOAD="$LIB $je" "$@" > "$T/got" 2>/dev/null
 	rc=$?
 	cg_drop
 	[ $rc = 0 ] || fail "$what: --heap under $lim MiB failed: rc $rc: $(tail -3 "$T/log" 2>/dev/null)"
 	cmp -s "$T/want" "$T/got" || fail "$what: output under the limit differs: $(head -c 200 "$T/want") / $(head -c 200 "$T/got")"
+	grep -q 'stats: blocks=[1-9]' "$T/log" || fail "$what: nothing went to the backing files: $(grep stats: "$T/log")"
+	# Eight read-around windows must fit in the cgroup, or read-around
+	# stays off: one window could fill it (docs/bench.md 34).
+	if [ $((ra_kb * 8)) -gt $((lim * 1024)) ]; then
+		grep -q 'read-around stays off' "$T/log" ||
+			fail "$what: read-around allowed with ${ra_kb} KiB windows under $lim MiB: $(grep -i read-around "$T/log" | head -3)"
+	else
+		grep -q 'read-around stays off' "$T/log" && fail "$what: read-around kept off under $lim MiB with ${ra_kb} KiB windows"
+	fi
 	echo "note: $what: peak $(($(cat "$T/peak") / 1024)) MiB; under $lim MiB killed plainly, --heap done in $(($(date +%s) - t0)) s"
 	rm -f "$T/want" "$T/got" "$T/log" "$T/err" "$T/peak"
 	ran=$((ran + 1))

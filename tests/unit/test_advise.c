@@ -386,11 +386,55 @@ START_TEST(room_keeps_read_around_off_in_a_small_cgroup)
 }
 END_TEST
 
+START_TEST(room_finds_the_memory_line_wherever_it_is)
+{
+	/* Hybrid: the unified line first, v1's memory after it, no final
+	 * newline; the path is not mounted as such (a container): the
+	 * mount's own memory.stat. */
+	static const char *const files[] = {
+		"/proc/self/cgroup", "0::/user.slice\n7:memory:/docker/abc",
+		"/sys/fs/cgroup/memory/memory.stat", "hierarchical_memory_limit 16777216\n", NULL};
+	fake_files = files;
+	oms_os.read_file = fake_read;
+	ck_assert_uint_eq(oms_advise_cgroup_limit(), 16 * MiB);
+	/* A window that cannot be read is taken to be 4 MiB: off under 32 MiB. */
+	ck_assert_int_eq(oms_advise_room(0, 42), 0);
+	ck_assert_int_eq(oms_advise_allowed(MADV_NORMAL), MADV_RANDOM);
+	ck_assert_int_eq(oms_advise_allowed(MADV_RANDOM), MADV_RANDOM);
+	static const char *const roomy[] = {
+		"/proc/self/cgroup", "7:memory:/a\n", "/sys/fs/cgroup/memory/a/memory.stat",
+		"hierarchical_memory_limit 33554432\n", NULL};
+	fake_files = roomy;
+	ck_assert_int_eq(oms_advise_room(0, 42), 1);
+	ck_assert_int_eq(oms_advise_allowed(MADV_NORMAL), MADV_NORMAL);
+}
+END_TEST
+
+START_TEST(room_ignores_a_cut_off_line)
+{
+	/* 8 KiB of other controllers, then the memory line cut off by the
+	 * 8 KiB read right after "/kubepods": that piece names another cgroup
+	 * (an ancestor, with its own limit), so nothing is known. */
+	static char text[9000];
+	size_t n = 0;
+	for (int i = 0; i < 63; i++)
+		n += (size_t)snprintf(text + n, sizeof text - n, "9:cpu:/%0120d\n", 0);
+	n += (size_t)snprintf(text + n, sizeof text - n, "9:cpu:/%0101d\n", 0);
+	ck_assert_uint_eq(n, 8191 - strlen("5:memory:/kubepods"));
+	snprintf(text + n, sizeof text - n, "5:memory:/kubepods/burstable/pod1234/abcdef\n");
+	static const char *files[] = {"/proc/self/cgroup", text, "/sys/fs/cgroup/memory/kubepods/memory.stat",
+				      "hierarchical_memory_limit 1048576\n", NULL};
+	fake_files = files;
+	oms_os.read_file = fake_read;
+	ck_assert_uint_eq(oms_advise_cgroup_limit(), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("advise");
 	TCase *tc = tcase_create("policy");
-	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_checked_fixture(tc, setup, oms_os_reset);
 	tcase_add_test(tc, stays_normal_when_read_around_pays);
 	tcase_add_test(tc, goes_random_on_waste_and_stays_while_access_is_scattered);
 	tcase_add_test(tc, runs_of_new_pages_turn_read_around_back_on);
@@ -405,6 +449,8 @@ int main(void)
 	tcase_add_test(tc, room_reads_v2_limits_up_to_the_root);
 	tcase_add_test(tc, room_unknown_or_unlimited_is_no_limit);
 	tcase_add_test(tc, room_keeps_read_around_off_in_a_small_cgroup);
+	tcase_add_test(tc, room_finds_the_memory_line_wherever_it_is);
+	tcase_add_test(tc, room_ignores_a_cut_off_line);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
