@@ -7,11 +7,7 @@
 # jemalloc, and programs of small objects survive a memory-cgroup limit of
 # a third of their peak that kills them plainly.
 . tests/lib/common.sh
-je=
-for d in /usr/lib/*-linux-gnu /usr/lib /lib/*-linux-gnu; do
-	[ -e "$d/libjemalloc.so.2" ] && je=$d/libjemalloc.so.2 && break
-done
-[ -n "$je" ] || skip "libjemalloc2 is not installed (apt-get install libjemalloc2)"
+jemalloc_or_skip
 H=$P/heapobj
 heap() { env OOMSHIELD_HEAP=1 OOMSHIELD_DIR="${DIR:-$T}" LD_PRELOAD="$LIB $je" "$@"; }
 same() { # name cmd...: plain and heap-mode stdout identical, heap mode silent

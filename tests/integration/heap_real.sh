@@ -10,11 +10,7 @@
 # where the kernel's cgroup reclaim has OOM-killed a run now and then
 # with only clean file pages charged (experiment 34), so they are opt-in.
 . tests/lib/common.sh
-je=
-for d in /usr/lib/*-linux-gnu /usr/lib /lib/*-linux-gnu; do
-	[ -e "$d/libjemalloc.so.2" ] && je=$d/libjemalloc.so.2 && break
-done
-[ -n "$je" ] || skip "libjemalloc2 is not installed (apt-get install libjemalloc2)"
+jemalloc_or_skip
 cg_make $((64 << 20)) || skip "cgroup: $CG_WHY"
 cg_drop
 

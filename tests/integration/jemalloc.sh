@@ -1,11 +1,7 @@
 # Composition with another preloaded allocator: small blocks go to jemalloc,
 # large ones to us, and free/realloc/malloc_usable_size reach the owner.
 . tests/lib/common.sh
-je=
-for d in /usr/lib/*-linux-gnu /usr/lib /lib/*-linux-gnu; do
-	[ -e "$d/libjemalloc.so.2" ] && je=$d/libjemalloc.so.2 && break
-done
-[ -n "$je" ] || skip "libjemalloc2 is not installed (apt-get install libjemalloc2)"
+jemalloc_or_skip
 EXPECT_SHIM=1 OOMSHIELD_THRESHOLD=64K OOMSHIELD_DIR="$T" LD_PRELOAD="$LIB $je" \
 	timeout 120 "$P/core" all || fail "core under shim+jemalloc"
 # small blocks really are jemalloc's: its stats hook answers

@@ -9,6 +9,13 @@ export OOMSHIELD_PROC_ROOT="$T/no-proc"
 skip() { echo "$*"; exit 77; }
 fail() { echo "FAIL: $*"; exit 1; }
 run_shim() { env LD_PRELOAD="$LIB" OOMSHIELD_DIR="$T" "$@"; }
+# jemalloc_or_skip: sets je to Debian's libjemalloc.so.2, or skips the test.
+jemalloc_or_skip() {
+	for d in /usr/lib/*-linux-gnu /usr/lib /lib/*-linux-gnu; do
+		[ -e "$d/libjemalloc.so.2" ] && je=$d/libjemalloc.so.2 && return 0
+	done
+	skip "libjemalloc2 is not installed (apt-get install libjemalloc2)"
+}
 
 # The directory holding no file of ours: O_TMPFILE files have no name, so
 # anything visible here is a leak.
