@@ -332,10 +332,15 @@ swap_on() {
 		{ rm -f "$SWAP"; SWAP=; return 1; }
 }
 swap_off() { [ -z "$SWAP" ] || { swapoff "$SWAP"; rm -f "$SWAP"; SWAP=; }; }
+# KiB written to block devices so far, swap included (/proc/vmstat pgpgout).
+written_kb() { awk '$1 == "pgpgout" {print $2}' /proc/vmstat; }
 # in_cg KIND SAMPLEFILE CMD... : run CMD in a fresh cgroup of LIM MiB; KIND
-# is plain, shim or swap (swap: the cgroup may use swap).  Sets RC, MS, OUTP.
+# is plain, shim or swap (swap: the cgroup may use swap).  Sets RC, MS, OUTP
+# and WR_KB, what the machine wrote meanwhile (the run's write-back or swap-out:
+# our files are unlinked, so what is dirty at exit is dropped, not written).
 in_cg() {
-	local kind=$1 sf=$2 sp; shift 2
+	local kind=$1 sf=$2 sp w0; shift 2
+	w0=$(written_kb)
 	cg_make $((LIM << 20)) || { RC=-1; OUTP=; MS=0; return 1; }
 	if [ "$kind" = swap ]; then
 		if [ -e "$CG/memory.memsw.limit_in_bytes" ]; then echo -1 >"$CG/memory.memsw.limit_in_bytes"
@@ -350,6 +355,7 @@ in_cg() {
 	MS=$(( $(ms) - t0 ))
 	[ -n "$sp" ] && { sleep 0.2; kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null; }
 	cg_drop
+	WR_KB=$(( $(written_kb) - w0 ))
 	return 0
 }
 pr_status() { # after in_cg: "ok", "killed", "too slow" or "failed"
@@ -379,7 +385,7 @@ if want 6a; then
 	else
 		in_cg plain "$OUT/6a-plain.dat" "$BIN/pressure" seq "$SEQ"
 		plain=$(pr_status); note "plain, limited, no swap: $plain after $MS ms"
-		va=; vb=; vw=; vp=; raw=; shim_ms=; swap_ms=
+		va=; vb=; vw=; vp=; raw=; shim_ms=; swap_ms=; wa=; wb=
 		for r in $(seq "$PR_ROUNDS"); do
 			sync
 			t0=$(ms)
@@ -388,11 +394,12 @@ if want 6a; then
 			sf=; [ "$r" = 1 ] && sf=$OUT/6a-shim.dat
 			in_cg shim "$sf" "${SHIM[@]}" "$BIN/pressure" seq "$SEQ"; st=$(pr_status)
 			[ "$st" = ok ] || [ "$st" = "too slow (> ${TMO} s)" ] || bad "6a protected run: $st"
-			sms=$MS; [ "$st" = ok ] || sms=$((TMO * 1000)); sph=$OUTP
+			sms=$MS; [ "$st" = ok ] || sms=$((TMO * 1000)); sph=$OUTP; swr=$WR_KB
 			swap_on || { bad "swapon failed"; break; }
 			sf=; [ "$r" = 1 ] && sf=$OUT/6a-swap.dat
 			in_cg swap "$sf" "$BIN/pressure" seq "$SEQ"; wst=$(pr_status); wms=$MS
 			swap_off
+			wa+=" $(ratio "$swr" $((SEQ * 1024)))"; wb+=" $(ratio "$WR_KB" $((SEQ * 1024)))"
 			[ "$wst" = ok ] || { note "swap run $r: $wst"; wms=$((TMO * 1000)); }
 			# A run that failed to run at all is no timing of anything.
 			case "$st $wst" in *failed*) note "round $r: no ratio (a run failed)"; continue ;; esac
@@ -409,7 +416,7 @@ if want 6a; then
 		result 6a-raw "pressure seq ${SEQ}M under ${LIM}M: speed" "dd conv=fdatasync" "x speed" "$va" ge 0.7 \
 			"speed = $SEQ MiB / (write + verify time); write phase alone: x$(stats "$vw" | cut -d' ' -f1) of dd; write+verify without the teardown: x$(stats "$vp" | cut -d' ' -f1); dd ms:$raw; shim ms:$shim_ms; plain without swap: $plain"
 		result 6a-swap "pressure seq ${SEQ}M under ${LIM}M: time" "plain + 2G swap file" "x time" "$vb" le 1.0 \
-			"swap ms:$swap_ms"
+			"swap ms:$swap_ms; written / data: shim x$(stats "$wa" | cut -d' ' -f1), swap x$(stats "$wb" | cut -d' ' -f1)"
 	fi
 fi
 
@@ -419,23 +426,24 @@ if want 6b; then
 	else
 		in_cg plain "$OUT/6b-plain.dat" "$BIN/pressure" rand "$RND" "$OPS"
 		plain=$(pr_status); note "plain, limited, no swap: $plain after $MS ms"
-		v=; shim_ms=; swap_ms=; capped=
+		v=; shim_ms=; swap_ms=; capped=; wa=; wb=
 		for r in $(seq "$PR_ROUNDS_B"); do
 			sf=; [ "$r" = 1 ] && sf=$OUT/6b-shim.dat
 			in_cg shim "$sf" "${SHIM[@]}" "$BIN/pressure" rand "$RND" "$OPS"; st=$(pr_status)
 			[ "$st" = ok ] || [ "$st" = "too slow (> ${TMO} s)" ] || bad "6b protected run: $st"
-			sms=$MS; [ "$st" = ok ] || { sms=$((TMO * 1000)); capped=1; }; sph=$OUTP
+			sms=$MS; [ "$st" = ok ] || { sms=$((TMO * 1000)); capped=1; }; sph=$OUTP; swr=$WR_KB
 			swap_on || { bad "swapon failed"; break; }
 			sf=; [ "$r" = 1 ] && sf=$OUT/6b-swap.dat
 			in_cg swap "$sf" "$BIN/pressure" rand "$RND" "$OPS"; wst=$(pr_status); wms=$MS
 			swap_off
+			wa+=" $(ratio "$swr" $((RND * 1024)))"; wb+=" $(ratio "$WR_KB" $((RND * 1024)))"
 			[ "$wst" = ok ] || { note "swap run $r: $wst"; wms=$((TMO * 1000)); }
 			case "$st $wst" in *failed*) note "round $r: no ratio (a run failed)"; continue ;; esac
 			note "round $r: shim $sms ms [$st, phases ${sph:-}], swap $wms ms [$wst, phases ${OUTP:-}]"
 			v+=" $(ratio "$sms" "$wms")"; shim_ms+=" $sms"; swap_ms+=" $wms"
 		done
 		result 6b "pressure random ${RND}M under ${LIM}M" "plain + 2G swap file" "x time" "$v" le 1.0 \
-			"shim ms:$shim_ms; swap ms:$swap_ms; plain without swap: $plain$( [ -n "$capped" ] && echo "; LOWER BOUND: the protected run was stopped at $TMO s")"
+			"shim ms:$shim_ms; swap ms:$swap_ms; written / working set: shim x$(stats "$wa" | cut -d' ' -f1), swap x$(stats "$wb" | cut -d' ' -f1); plain without swap: $plain$( [ -n "$capped" ] && echo "; LOWER BOUND: the protected run was stopped at $TMO s")"
 	fi
 fi
 
@@ -524,7 +532,10 @@ if want 16a; then
 fi
 if want 16b; then
 	NMN=$(q 300000 1000000)
-	OLDLIM=$LIM; LIM=$(q 8 24)   # about a third of the plain peak (RSS 23 / 75 MiB)
+	# About a third of the plain peak (RSS 23 / 75 MiB); quick: 10 MiB, as
+	# under 10 MiB ext4 can find the cgroup full of pages that its own
+	# page_mkwrite (GFP_NOFS) cannot reclaim (docs/bench.md 34).
+	OLDLIM=$LIM; LIM=$(q 10 24)
 	echo "== 16b small objects under a $LIM MiB limit: map of $NMN nodes, --heap against a swap file"
 	if [ -n "$heap_why" ]; then skiprow 16b "small objects under pressure" "$heap_why"
 	elif [ -n "$pressure_why" ]; then skiprow 16b "small objects under pressure" "$pressure_why"
