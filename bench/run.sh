@@ -570,6 +570,87 @@ if want 16c; then
 	fi
 fi
 
+# ---- rows 19: program shapes under pressure (issue 19) ---------------------------
+# Each shape (bench/shapes.c) at a size whose plain peak is about 1.4x the
+# limit: killed plainly under the limit, no pressure under twice the limit.
+# Per row: the shim against a swap file under the same limit (target <= 1),
+# against the plain program under twice the limit (target <= 3), and what
+# the machine wrote against the shape's working set (its plain peak RSS).
+SL=$(q 32 64)                        # the shapes' cgroup limit, MiB
+SH=$BIN/shapes
+PK=$B/tests/progs/peakrss
+shape_row() { # ID SHAPE MIB LABEL RUNNER...
+	local id=$1 shape=$2 mib=$3 label=$4; shift 4
+	local OLDLIM=$LIM OLDTMO=$TMO
+	LIM=$SL; TMO=$(q 20 120)
+	echo "== $id $label: shapes $shape $mib under a $LIM MiB limit, shim against a swap file"
+	if [ -n "$pressure_why" ]; then skiprow "$id" "$label" "$pressure_why"
+	elif [ ! -x "$PK" ]; then skiprow "$id" "$label" "$PK not built (make tests)"
+	elif [ "$shape" = objs ] && [ -n "$heap_why" ]; then skiprow "$id" "$label" "$heap_why"
+	else
+		run_prog want_out "$PK" "$T/peak" "$SH" "$shape" "$mib"
+		local peak; peak=$(cat "$T/peak" 2>/dev/null || echo 0)
+		in_cg plain "$OUT/$id-plain.dat" "$SH" "$shape" "$mib"
+		local plain; plain=$(pr_status); note "plain under $LIM MiB, no swap: $plain after $MS ms (peak plain $((peak >> 10)) MiB)"
+		local v= v2= wa= wb= shim_ms= swap_ms= two_ms= died=0 r st sms swr wst wms sf
+		for r in $(seq "$(q 1 2)"); do
+			LIM=$((SL * 2)) in_cg plain "" "$SH" "$shape" "$mib"; local tms=$MS
+			[ "$(pr_status)" = ok ] || { bad "$id: plain under $((SL * 2)) MiB: $(pr_status)"; continue; }
+			sf=; [ "$r" = 1 ] && sf=$OUT/$id-shim.dat
+			in_cg shim "$sf" "$@" "$SH" "$shape" "$mib"; st=$(pr_status); sms=$MS; swr=$WR_KB
+			[ "$st" = ok ] || [ "$st" = "too slow (> ${TMO} s)" ] || bad "$id protected run: $st"
+			[ "$st" != ok ] || [ "$OUTP" = "$want_out" ] || bad "$id: protected output differs: $OUTP / $want_out"
+			[ "$st" = ok ] || sms=$((TMO * 1000))
+			swap_on || { bad "swapon failed"; break; }
+			sf=; [ "$r" = 1 ] && sf=$OUT/$id-swap.dat
+			in_cg swap "$sf" "$SH" "$shape" "$mib"; wst=$(pr_status); wms=$MS
+			swap_off
+			note "round $r: shim $sms ms [$st, wrote $((swr >> 10)) MiB], swap $wms ms [$wst, wrote $((WR_KB >> 10)) MiB], plain under $((SL * 2)) MiB $tms ms"
+			case "$st $wst" in *failed*) continue ;; esac
+			# A swap run that was killed has no time to compare with.
+			case $wst in
+			ok) v+=" $(ratio "$sms" "$wms")" ;;
+			killed) died=$((died + 1)) ;;
+			*) v+=" $(ratio "$sms" $((TMO * 1000)))" ;;
+			esac
+			v2+=" $(ratio "$sms" "$tms")"
+			wa+=" $(ratio "$swr" "$peak")"; wb+=" $(ratio "$WR_KB" "$peak")"
+			shim_ms+=" $sms"; swap_ms+=" $wms"; two_ms+=" $tms"
+		done
+		result "$id" "$label $mib under ${LIM}M" "plain + 2G swap file" "x time" "$v" le 1.0 \
+			"shim ms:$shim_ms; swap ms:$swap_ms; plain without swap: $plain$( [ "$died" != 0 ] && echo "; swap OOM-killed in $died round(s), not counted: there the shim's time against plain with room is row $id-2l")"
+		result "$id-2l" "$label $mib under ${LIM}M" "plain under $((SL * 2))M" "x time" "$v2" le 3.0 "plain ms:$two_ms"
+		local wcmp=- wlim=-; [ "$shape" = lz ] && wcmp=le wlim=3
+		result "$id-wa" "$label: written / working set" "swap: x$(stats "$wb" | cut -d' ' -f1)" "x bytes" "$wa" $wcmp $wlim \
+			"working set = plain peak RSS $((peak >> 10)) MiB; swap written / working set:$wb"
+	fi
+	LIM=$OLDLIM; TMO=$OLDTMO
+}
+want 19a && shape_row 19a sort $((SL * 45 / 100)) "sort-like" "${SHIM[@]}"
+want 19b && shape_row 19b lz $((SL * 2 / 15)) "compressor-like" "${SHIM[@]}"
+want 19c && shape_row 19c objs "$SL" "interpreter heap" "${HEAP[@]}"
+want 19d && shape_row 19d tile $((SL * 4 / 3)) "image tiler" "${SHIM[@]}"
+if { want 19a || want 19b || want 19c || want 19d; } && [ -z "$pressure_why" ] && command -v gnuplot >/dev/null; then
+	for f in "$OUT"/19?-*.dat; do [ -s "$f" ] || echo "0 0" >"$f"; done
+	{
+		echo 'set terminal pngcairo size 1400,1000 font "sans,11" noenhanced'
+		echo "set output \"$OUT/shapes.png\""
+		echo "set multiplot layout 2,2 title \"issue 19's program shapes under a $SL MiB memory cgroup: memory charged, every 100 ms\""
+		echo 'set xlabel "seconds"; set ylabel "MiB"; set grid; set key bottom right'
+		echo "set yrange [0:$((SL * 13 / 10))]"
+		for s in "19a sort-like" "19b compressor-like" "19c interpreter heap (--heap)" "19d image tiler"; do
+			id=${s%% *}
+			echo "set title \"$s\""
+			echo "plot \"$OUT/$id-plain.dat\" u (\$1/1000):(\$2/1048576) w lp lw 2 pt 2 ps 2 lc rgb \"#d62728\" t \"plain, no swap\", \\"
+			echo "  \"$OUT/$id-swap.dat\" u (\$1/1000):(\$2/1048576) w l lw 2 lc rgb \"#1f77b4\" t \"plain + swap file\", \\"
+			echo "  \"$OUT/$id-shim.dat\" u (\$1/1000):(\$2/1048576) w l lw 2 lc rgb \"#2ca02c\" t \"oomshield\", \\"
+			echo "  $SL w l dt 2 lc rgb \"black\" t \"limit\""
+		done
+		echo 'unset multiplot'
+	} | gnuplot 2>"$T/err" || note "gnuplot failed: $(head -c 300 "$T/err")"
+	[ -s "$OUT/shapes.png" ] && note "picture: $OUT/shapes.png"
+fi
+
 # ---- row 7: collect ------------------------------------------------------------
 if want 7; then
 	echo "== 7 DefragTick thread's own CPU (${R7_SECS} s, a tick every ${R7_IV} ms, real /proc, dry run)"
