@@ -227,9 +227,21 @@ static uint64_t shape_objs(size_t mib)
 }
 
 /* ---- tile ------------------------------------------------------------------ */
-static uint64_t shape_tile(size_t mib)
+/* One pixel of a 7-tap blur along a line of n pixels, `step` apart in p,
+ * the edge pixel repeated past either end. */
+static uint64_t blur7(const uint64_t *p, size_t i, size_t n, size_t step)
 {
 	static const uint64_t k[7] = {1, 6, 15, 20, 15, 6, 1}; /* / 64 */
+	uint64_t v = 0;
+	for (int j = 0; j < 7; j++) {
+		size_t at = i + (size_t)j < 3 ? 0 : i + j - 3 >= n ? n - 1 : i + j - 3;
+		v += k[j] * p[at * step];
+	}
+	return v >> 6 & 0xffff0000ffffull;
+}
+
+static uint64_t shape_tile(size_t mib)
+{
 	size_t px = (mib << 20) / 2 / 8, wd = 4000, ht = px / wd;
 	uint64_t *a = malloc(wd * ht * 8), *b = malloc(wd * ht * 8);
 	if (!a || !b || ht < 8)
@@ -237,24 +249,12 @@ static uint64_t shape_tile(size_t mib)
 	uint64_t s = 3, sum = 0;
 	for (size_t i = 0; i < wd * ht; i++)
 		a[i] = mix64(&s) & 0xffff0000ffffull;
-	for (size_t y = 0; y < ht; y++)
-		for (size_t x = 0; x < wd; x++) {
-			uint64_t v = 0;
-			for (int j = 0; j < 7; j++) {
-				size_t xx = x + (size_t)j < 3 ? 0 : x + j - 3 >= wd ? wd - 1 : x + j - 3;
-				v += k[j] * a[y * wd + xx];
-			}
-			b[y * wd + x] = v >> 6 & 0xffff0000ffffull;
-		}
-	for (size_t x = 0; x < wd; x++)
-		for (size_t y = 0; y < ht; y++) {
-			uint64_t v = 0;
-			for (int j = 0; j < 7; j++) {
-				size_t yy = y + (size_t)j < 3 ? 0 : y + j - 3 >= ht ? ht - 1 : y + j - 3;
-				v += k[j] * b[yy * wd + x];
-			}
-			a[y * wd + x] = v >> 6 & 0xffff0000ffffull;
-		}
+	for (size_t y = 0; y < ht; y++) /* rows: sequential */
+		for (size_t x = 0; x < wd; x++)
+			b[y * wd + x] = blur7(a + y * wd, x, wd, 1);
+	for (size_t x = 0; x < wd; x++) /* columns: a stride of one row */
+		for (size_t y = 0; y < ht; y++)
+			a[y * wd + x] = blur7(b + x, y, ht, wd);
 	for (size_t i = 0; i < wd * ht; i++)
 		sum = sum * 31 + a[i];
 	free(b);
