@@ -10,8 +10,8 @@
  *                         random reads and writes over 10 x MIB
  *   shapes objs MIB       an interpreter's heap: about MIB of small objects
  *                         (32-144 bytes, one malloc each) behind a hash
- *                         table; random lookups bump a reference count, and
- *                         one in eight replaces its object
+ *                         table; lookups skewed to recent objects bump a
+ *                         reference count, one in eight replaces its object
  *   shapes tile MIB       ImageMagick's pixel cache: two images of 8-byte
  *                         pixels, MIB/2 each; a horizontal blur row by row,
  *                         then a vertical blur column by column (a stride of
