@@ -126,6 +126,7 @@ enum kind {
 	K_ABSPATH, /* char[size], must start with '/' */
 	K_LOG,     /* int, one of level_names */
 	K_METRIC,  /* int, enum oms_metric */
+	K_KEEP,    /* uint64_t keep + int keep_pct: a size, or "N%" */
 	K_ONLY,    /* not stored: a mismatch disables the shim */
 };
 
@@ -167,6 +168,8 @@ static const struct setting settings[] = {
 	 "not a size (e.g. 64K, 1M)", NULL, 0},
 	{"OOMSHIELD_MAX", K_SIZE, AT(max), NUM(0), 0, UINT64_MAX,
 	 "not a size (e.g. 512M, 2G)", "using no limit", 0},
+	{"OOMSHIELD_DISK_KEEP", K_KEEP, AT(keep), NUM(OMS_KEEP_CAP), 0, 0,
+	 "not a size or a percentage (e.g. 0, 512M, 5%)", NULL, 0},
 	{"OOMSHIELD_CACHE", K_SIZE, AT(cache), NUM((size_t)64 << 20), 0, SIZE_MAX / 2,
 	 "not a size (e.g. 0, 64M)", NULL, 0},
 	{"OOMSHIELD_HUGEPAGE", K_TRI, AT(huge), NUM(-1), 0, 1,
@@ -303,6 +306,23 @@ static void apply(struct oms_config *c, const struct setting *s, const char *v)
 		else
 			bad(s, v, s->what, instead);
 		break;
+	case K_KEEP: {
+		size_t n = strlen(v);
+		char pct[4];
+		if (n >= 2 && n <= 4 && v[n - 1] == '%') {
+			memcpy(pct, v, n - 1);
+			pct[n - 1] = '\0';
+		}
+		if (n >= 2 && n <= 4 && v[n - 1] == '%' && oms_config_parse_uint(pct, 100, &y) == 0) {
+			c->keep_pct = (int)y;
+			c->keep = UINT64_MAX;
+		} else if (oms_config_parse_size(v, &y) == 0) {
+			c->keep_pct = -1;
+			c->keep = y;
+		} else
+			bad(s, v, s->what, "using 1% of the filesystem, at most 256M");
+		break;
+	}
 	case K_ONLY: {
 		const char *exe = (const char *)getauxval(AT_EXECFN);
 		if (!oms_config_exe_matches(v, exe) && !oms_config_exe_matches(v, program_invocation_name)) {
@@ -354,6 +374,7 @@ void oms_config_load(struct oms_config *c, const char *(*get)(const char *))
 			copy_str((char *)c + s->off, s->size, s->sdef, s->name);
 		else if (s->size)
 			store((char *)c + s->off, s->size, s->def);
+	c->keep_pct = OMS_KEEP_PCT;
 	if (!get) {
 		get = env_get;
 		c->secure = getauxval(AT_SECURE) != 0;

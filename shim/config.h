@@ -27,6 +27,11 @@ struct oms_config {
 	int dir_ok;               /* dir usable for backing files */
 	size_t threshold;         /* OOMSHIELD_THRESHOLD */
 	uint64_t max;             /* OOMSHIELD_MAX, 0 = no limit */
+	/* OOMSHIELD_DISK_KEEP: free space left to others on OOMSHIELD_DIR's
+	 * filesystem.  keep_pct >= 0: that percent of its size, at most
+	 * `keep` bytes; keep_pct < 0: `keep` bytes (store.c). */
+	uint64_t keep;
+	int keep_pct;
 	int log_level;            /* OOMSHIELD_LOG */
 	char log_file[OMS_PATH_MAX];
 	int stats;                /* OOMSHIELD_STATS */
@@ -53,6 +58,12 @@ extern struct oms_config oms_cfg;
 /* The threshold in force, read on every malloc-family call: 0 until the
  * shim is ready (alloc.c sets it once), SIZE_MAX when disabled. */
 extern size_t oms_threshold;
+
+/* OOMSHIELD_DISK_KEEP's default: 1 % of the filesystem, at most 256 MiB:
+ * enough that others never find it full because of us, little enough that
+ * a nearly full disk still protects. */
+#define OMS_KEEP_PCT 1
+#define OMS_KEEP_CAP ((uint64_t)256 << 20)
 
 /* Smallest threshold: backing blocks are placed on 64 KiB boundaries. */
 #define OMS_GRANULE ((size_t)65536)

@@ -183,6 +183,14 @@ static uint64_t real_disk_free(int fd)
 	return (uint64_t)v.f_bavail * v.f_frsize;
 }
 
+static uint64_t real_disk_size(int fd)
+{
+	struct statvfs v;
+	if (fstatvfs(fd, &v) < 0)
+		return 0;
+	return (uint64_t)v.f_blocks * v.f_frsize;
+}
+
 static uint64_t real_data_limit(void)
 {
 	struct rlimit r;
@@ -430,6 +438,7 @@ static const struct oms_os oms_os_real = {
 	.open_tmpfile = real_open_tmpfile,
 	.fallocate = real_fallocate,
 	.disk_free = real_disk_free,
+	.disk_size = real_disk_size,
 	.data_limit = real_data_limit,
 	.ftruncate = ftruncate,
 	.close = real_close,

@@ -21,6 +21,7 @@ struct oms_os {
 	int (*open_tmpfile)(const char *dir);          /* O_TMPFILE, else mkstemp+unlink */
 	int (*fallocate)(int fd, int mode, off_t off, off_t len);
 	uint64_t (*disk_free)(int fd);                 /* bytes free to non-root; UINT64_MAX if unknown */
+	uint64_t (*disk_size)(int fd);                 /* the filesystem's size in bytes; 0 if unknown */
 	uint64_t (*data_limit)(void);                  /* RLIMIT_DATA in bytes; UINT64_MAX if none */
 	int (*ftruncate)(int fd, off_t len);
 	int (*close)(int fd);                          /* only fds from open_tmpfile */

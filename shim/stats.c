@@ -41,7 +41,10 @@ void oms_stats_fallback(enum oms_cause c, int err, uint64_t size)
 		     "cannot place %llu bytes in %s (%s: %s); using ordinary memory, "
 		     "this is logged once per cause",
 		     (unsigned long long)size, oms_cfg.dir, cause_name[c],
-		     c == OMS_CAUSE_MAX ? "OOMSHIELD_MAX reached, or RLIMIT_DATA" : strerrordesc_np(err));
+		     c == OMS_CAUSE_MAX    ? "OOMSHIELD_MAX reached, or RLIMIT_DATA"
+		     : err == ENOSPC         ? "the disk is full, or the block would leave less free than "
+					       "OOMSHIELD_DISK_KEEP"
+					     : strerrordesc_np(err));
 }
 
 /* kB of one "Key:  N kB" line of a smaps file, or 0. */

@@ -21,14 +21,29 @@ static int within_fsize_limit(uint64_t end)
 	return 1;
 }
 
-int oms_store_reserve(int fd, uint64_t off, uint64_t len)
+uint64_t oms_store_keep(uint64_t fs_size)
+{
+	if (oms_cfg.keep_pct < 0)
+		return oms_cfg.keep;
+	uint64_t k = fs_size / 100 * (uint64_t)oms_cfg.keep_pct;
+	return k < oms_cfg.keep ? k : oms_cfg.keep;
+}
+
+/* `keep`: leave OOMSHIELD_DISK_KEEP free, for a new reservation; a range
+ * that was ours a moment ago (oms_store_zero_fd) only has to fit. */
+static int reserve(int fd, uint64_t off, uint64_t len, int keep)
 {
 	if (!within_fsize_limit(off + len))
 		return -1;
 	/* What cannot fit is refused before fallocate takes the disk's last
 	 * free blocks for a moment (other programs would see it full), and
 	 * the blocks kept for root stay free. */
-	if (len > oms_os.disk_free(fd)) {
+	uint64_t room = oms_os.disk_free(fd);
+	if (keep && room != UINT64_MAX) {
+		uint64_t k = oms_store_keep(oms_os.disk_size(fd));
+		room = room > k ? room - k : 0;
+	}
+	if (len > room) {
 		errno = ENOSPC;
 		return -1;
 	}
@@ -37,6 +52,11 @@ int oms_store_reserve(int fd, uint64_t off, uint64_t len)
 		r = oms_os.fallocate(fd, 0, (off_t)off, (off_t)len);
 	while (r < 0 && errno == EINTR);
 	return r;
+}
+
+int oms_store_reserve(int fd, uint64_t off, uint64_t len)
+{
+	return reserve(fd, off, len, 1);
 }
 
 int oms_store_create(struct oms_block *b, uint64_t size)
@@ -102,7 +122,7 @@ int oms_store_zero_fd(int fd, uint64_t off, uint64_t len)
 	if (oms_os.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
 			     (off_t)len) < 0)
 		return -1;
-	return oms_store_reserve(fd, off, len);
+	return reserve(fd, off, len, 0);
 }
 
 int oms_store_zero(struct oms_block *b, uint64_t off, uint64_t len)

@@ -19,8 +19,13 @@
 int oms_store_create(struct oms_block *b, uint64_t size);
 
 /* fallocate [off, off+len) of fd, refusing (EFBIG) what would pass
- * RLIMIT_FSIZE: the kernel would answer that with SIGXFSZ. */
+ * RLIMIT_FSIZE: the kernel would answer that with SIGXFSZ; and refusing
+ * (ENOSPC) what would leave less free than OOMSHIELD_DISK_KEEP. */
 int oms_store_reserve(int fd, uint64_t off, uint64_t len);
+
+/* The bytes OOMSHIELD_DISK_KEEP leaves free on a filesystem of fs_size
+ * bytes (0: unknown, then a percentage keeps nothing). */
+uint64_t oms_store_keep(uint64_t fs_size);
 
 /* Reserve [old, new) at the end of b's file; 0 or -1 with errno. */
 int oms_store_grow(struct oms_block *b, uint64_t old_size, uint64_t new_size);

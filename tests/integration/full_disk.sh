@@ -35,13 +35,14 @@ OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LIB" "$P/maps" resv 2>/dev/null || fail "ENO
 [ -z "$(ls -A "$T/mnt" | grep -v lost+found)" ] || fail "files left on the small disk"
 
 # free() gives the disk back before it returns: a next block that needs
-# that space gets it (16 MiB, then all the free space but 8 MiB)...
+# that space gets it (16 MiB, then all the free space but 8 MiB, with
+# OOMSHIELD_DISK_KEEP=0: the default keeps 1 % of the disk free)...
 loop_umount || fail "cannot unmount the small disk"
 loop_mount ext4 200 || fail "cannot mount a 200 MiB disk: $LOOP_WHY"
 # free blocks without the root reserve, which the shim leaves alone
 free=$(stat -f -c '%a %S' "$T/mnt" | awk '{print int($1 * $2 / 1048576)}')
 big=$((free - 8))
-err=$(OOMSHIELD_STATS=1 OOMSHIELD_CACHE=0 OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LIB" "$P/toucher" malloc "16,$big" 2>&1 >"$T/out") ||
+err=$(OOMSHIELD_STATS=1 OOMSHIELD_CACHE=0 OOMSHIELD_DISK_KEEP=0 OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LIB" "$P/toucher" malloc "16,$big" 2>&1 >"$T/out") ||
 	fail "reuse: program failed: $err"
 [ "$(cat "$T/out")" = "$("$P/toucher" malloc "16,$big")" ] || fail "reuse: output changed"
 case "$err" in *"blocks=2"*"nospc=0"*) ;; *) fail "reuse: the ${big} MiB block did not get the freed disk: $err" ;; esac
@@ -50,4 +51,26 @@ case "$err" in *"blocks=2"*"nospc=0"*) ;; *) fail "reuse: the ${big} MiB block d
 half=$((free * 6 / 10))  # two do not fit
 out=$(OOMSHIELD_CACHE=0 OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LIB" "$P/refill" "$T/mnt" "$half" 10 2>&1) ||
 	fail "free() of $half MiB left the disk full for the program's own write: $out"
+[ -z "$(ls -A "$T/mnt" | grep -v lost+found)" ] || fail "files left on the 200 MiB disk"
+
+# OOMSHIELD_DISK_KEEP: the files leave free space to others (default 1 %
+# of the filesystem, tested in test_core; 10 % here, for a margin the
+# blocks' rounding cannot cross).  A block that would leave less stays in
+# ordinary memory, data intact, logged once; one that leaves enough goes to
+# a file.  The blocks are taken one after the other (each freed first).
+keep=$(stat -f -c '%b %S' "$T/mnt" | awk '{print int($1 * $2 / 10 / 1048576)}')
+over=$((free - keep + 3)) fits=$((free - keep - 3))
+err=$(OOMSHIELD_STATS=1 OOMSHIELD_CACHE=0 OOMSHIELD_DISK_KEEP=10% OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LIB" "$P/toucher" malloc "$over,$fits" 2>&1 >"$T/out") ||
+	fail "keep: program failed: $err"
+[ "$(cat "$T/out")" = "$("$P/toucher" malloc "$over,$fits")" ] || fail "keep: output changed"
+case "$err" in *"blocks=1"*"nospc=1"*) ;; *) fail "keep: want the $over MiB block refused and the $fits MiB one placed ($keep MiB kept): $err" ;; esac
+[ "$(printf '%s\n' "$err" | grep -c 'leave less free than OOMSHIELD_DISK_KEEP')" = 1 ] || fail "keep: not logged once: $err"
+# Half the disk kept refuses a block of 60 % of what is free; a size, a
+# quarter of what is free, lets a block of half of it in.
+err=$(OOMSHIELD_STATS=1 OOMSHIELD_DISK_KEEP=50% OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LIB" "$P/toucher" malloc "$half" 2>&1 >/dev/null) ||
+	fail "keep 50%: program failed: $err"
+case "$err" in *"blocks=0"*"nospc=1"*) ;; *) fail "keep 50%: a $half MiB block was placed: $err" ;; esac
+err=$(OOMSHIELD_STATS=1 OOMSHIELD_DISK_KEEP=$((free / 4))M OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LIB" "$P/toucher" malloc "$((free / 2))" 2>&1 >/dev/null) ||
+	fail "keep $((free / 4))M: program failed: $err"
+case "$err" in *"blocks=1"*"nospc=0"*) ;; *) fail "keep $((free / 4))M: a $((free / 2)) MiB block was refused: $err" ;; esac
 [ -z "$(ls -A "$T/mnt" | grep -v lost+found)" ] || fail "files left on the 200 MiB disk"

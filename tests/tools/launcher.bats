@@ -100,6 +100,18 @@ oenv() {
 	[[ "$output" == *"OOMSHIELD_CACHE=128M"* ]]
 }
 
+@test "--disk-keep sets OOMSHIELD_DISK_KEEP to a size or a percentage" {
+	run oenv --disk-keep 0
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"OOMSHIELD_DISK_KEEP=0"* ]]
+	run oenv --disk-keep=512M
+	[[ "$output" == *"OOMSHIELD_DISK_KEEP=512M"* ]]
+	run oenv --disk-keep 10%
+	[[ "$output" == *"OOMSHIELD_DISK_KEEP=10%"* ]]
+	run oenv --disk-keep=100%
+	[[ "$output" == *"OOMSHIELD_DISK_KEEP=100%"* ]]
+}
+
 @test "--log accepts each level and sets OOMSHIELD_LOG" {
 	for l in off error warn info debug; do
 		run oenv --log "$l"
@@ -223,6 +235,9 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 	bad "--max 'lots'" --max lots
 	bad "--max '-1'" --max -1
 	bad "--cache 'some'" --cache some
+	bad "--disk-keep '101%': not a size or a percentage" --disk-keep 101%
+	bad "--disk-keep '5 %'" --disk-keep "5 %"
+	bad "--disk-keep '%'" --disk-keep %
 	bad "--max '99999999999999999999'" --max 99999999999999999999
 	bad "--max '9999999999T'" --max 9999999999T
 	bad "--max '1MM'" --max 1MM

@@ -303,6 +303,8 @@ static void assert_defaults(const struct oms_config *c)
 	ck_assert_uint_eq(c->drop_caches_after, 20);
 	ck_assert_str_eq(c->zone, "auto");
 	ck_assert_int_eq(c->metric, OMS_METRIC_EXTFRAG);
+	ck_assert_int_eq(c->keep_pct, 1);
+	ck_assert_uint_eq(c->keep, 256u << 20);
 }
 
 START_TEST(load_defaults)
@@ -338,11 +340,14 @@ START_TEST(load_valid_values)
 		"OOMSHIELD_FRAG_INDEX", "0.750",
 		"OOMSHIELD_ZONE", "Normal",
 		"OOMSHIELD_DEFRAG_METRIC", "unusable",
+		"OOMSHIELD_DISK_KEEP", "10%",
 		NULL,
 	};
 	struct oms_config c;
 	const char *log = load(&c, table);
 	rmdir(dir);
+	ck_assert_int_eq(c.keep_pct, 10);
+	ck_assert_uint_eq(c.keep, UINT64_MAX); /* a percentage given is not capped */
 	ck_assert_str_eq(c.dir, dir);
 	ck_assert_int_eq(c.dir_ok, 1);
 	ck_assert_uint_eq(c.threshold, 2u << 20);
@@ -385,6 +390,35 @@ START_TEST(load_booleans)
 }
 END_TEST
 
+/* OOMSHIELD_DISK_KEEP takes a size or a whole percentage. */
+START_TEST(load_disk_keep)
+{
+	static const char *const bytes[] = {"OOMSHIELD_DISK_KEEP", "512M", NULL};
+	static const char *const zero[] = {"OOMSHIELD_DISK_KEEP", "0", NULL};
+	static const char *const pct0[] = {"OOMSHIELD_DISK_KEEP", "0%", NULL};
+	static const char *const all[] = {"OOMSHIELD_DISK_KEEP", "100%", NULL};
+	struct oms_config c;
+	ck_assert_str_eq(load(&c, bytes), "");
+	ck_assert_int_eq(c.keep_pct, -1);
+	ck_assert_uint_eq(c.keep, 512u << 20);
+	ck_assert_str_eq(load(&c, zero), "");
+	ck_assert_int_eq(c.keep_pct, -1);
+	ck_assert_uint_eq(c.keep, 0);
+	ck_assert_str_eq(load(&c, pct0), "");
+	ck_assert_int_eq(c.keep_pct, 0);
+	ck_assert_str_eq(load(&c, all), "");
+	ck_assert_int_eq(c.keep_pct, 100);
+	static const char *const bad[] = {"%", "5 %", "-1%", "1000%", "5%%", "x%", "5 M", NULL};
+	for (const char *const *v = bad; *v; v++) {
+		const char *const t[] = {"OOMSHIELD_DISK_KEEP", *v, NULL};
+		const char *log = load(&c, t);
+		ck_assert_msg(count_substr(log, "OOMSHIELD_DISK_KEEP=") == 1, "%s: %s", *v, log);
+		ck_assert_int_eq(c.keep_pct, 1);
+		ck_assert_uint_eq(c.keep, 256u << 20);
+	}
+}
+END_TEST
+
 /* Each bad value: default kept, one line naming variable=value. */
 static const char *const bad_table[] = {
 	"OOMSHIELD_LOG", "loud",
@@ -402,6 +436,7 @@ static const char *const bad_table[] = {
 	"OOMSHIELD_SAFE_LEVEL", "65",
 	"OOMSHIELD_FRAG_INDEX", "1.5",
 	"OOMSHIELD_DEFRAG_METRIC", "best",
+	"OOMSHIELD_DISK_KEEP", "101%",
 	NULL,
 };
 
@@ -748,6 +783,7 @@ int main(void)
 	tcase_add_test(ld, load_defaults);
 	tcase_add_test(ld, load_valid_values);
 	tcase_add_test(ld, load_booleans);
+	tcase_add_test(ld, load_disk_keep);
 	tcase_add_test(ld, load_bad_values_keep_defaults);
 	tcase_add_test(ld, load_bad_values_logged_once);
 	tcase_add_test(ld, load_bad_threshold_says_what_is_used);

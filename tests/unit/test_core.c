@@ -776,6 +776,54 @@ START_TEST(fail_disk_free)
 }
 END_TEST
 
+static uint64_t fake_disk_free_100m(int fd)
+{
+	(void)fd;
+	return 100ull << 20;
+}
+static uint64_t fake_disk_size_1g(int fd)
+{
+	(void)fd;
+	return 1ull << 30;
+}
+static int fake_fallocate_ok(int fd, int mode, off_t off, off_t len)
+{
+	(void)fd, (void)mode, (void)off, (void)len;
+	fallocate_calls++;
+	return 0;
+}
+
+/* OOMSHIELD_DISK_KEEP: a reservation leaves that much free to others
+ * (default 1 % of the filesystem, at most 256 MiB); a percentage given is
+ * not capped, a size is taken as it is. */
+START_TEST(disk_keep_floor)
+{
+	oms_os.disk_free = fake_disk_free_100m; /* on a 1 GiB filesystem */
+	oms_os.disk_size = fake_disk_size_1g;
+	oms_os.fallocate = fake_fallocate_ok;
+	oms_cfg.keep_pct = OMS_KEEP_PCT, oms_cfg.keep = OMS_KEEP_CAP; /* the defaults */
+	ck_assert_uint_eq(oms_store_keep(1ull << 30), (1ull << 30) / 100);
+	ck_assert_uint_eq(oms_store_keep(1ull << 40), 256ull << 20); /* capped */
+	ck_assert_uint_eq(oms_store_keep(0), 0); /* size unknown */
+	ck_assert_int_eq(oms_store_reserve(3, 0, 89ull << 20), 0);
+	errno = 0;
+	ck_assert_int_eq(oms_store_reserve(3, 0, 90ull << 20), -1); /* 10.24 MiB kept */
+	ck_assert_int_eq(errno, ENOSPC);
+	ck_assert_int_eq(fallocate_calls, 1);
+	oms_cfg.keep_pct = 50, oms_cfg.keep = UINT64_MAX;
+	ck_assert_uint_eq(oms_store_keep(1ull << 40), (1ull << 40) / 100 * 50);
+	ck_assert_int_eq(oms_store_reserve(3, 0, 1ull << 20), -1); /* 512 MiB kept */
+	oms_cfg.keep_pct = -1, oms_cfg.keep = 0;
+	ck_assert_int_eq(oms_store_reserve(3, 0, 100ull << 20), 0); /* all of it */
+	ck_assert_int_eq(oms_store_reserve(3, 0, (100ull << 20) + 1), -1);
+	oms_cfg.keep = 90ull << 20;
+	ck_assert_uint_eq(oms_store_keep(1ull << 40), 90ull << 20);
+	ck_assert_int_eq(oms_store_reserve(3, 0, 10ull << 20), 0);
+	ck_assert_int_eq(oms_store_reserve(3, 0, 11ull << 20), -1);
+	ck_assert_int_eq(fallocate_calls, 3);
+}
+END_TEST
+
 static uint64_t fake_data_limit_small(void)
 {
 	return 512 << 10;
@@ -1391,6 +1439,7 @@ int main(void)
 	tcase_add_checked_fixture(fail, setup, teardown);
 	tcase_add_test(fail, fail_fallocate_enospc);
 	tcase_add_test(fail, fail_disk_free);
+	tcase_add_test(fail, disk_keep_floor);
 	tcase_add_test(fail, fail_data_limit);
 	tcase_add_test(fail, data_limit_resize);
 	tcase_add_test(fail, fail_fallocate_edquot);
