@@ -308,12 +308,13 @@ static void apply(struct oms_config *c, const struct setting *s, const char *v)
 		break;
 	case K_KEEP: {
 		size_t n = strlen(v);
-		char pct[4];
-		if (n >= 2 && n <= 4 && v[n - 1] == '%') {
+		char pct[16];
+		int is_pct = n >= 2 && n <= sizeof pct && v[n - 1] == '%';
+		if (is_pct) {
 			memcpy(pct, v, n - 1);
 			pct[n - 1] = '\0';
 		}
-		if (n >= 2 && n <= 4 && v[n - 1] == '%' && oms_config_parse_uint(pct, 100, &y) == 0) {
+		if (is_pct && oms_config_parse_uint(pct, 100, &y) == 0) {
 			c->keep_pct = (int)y;
 			c->keep = UINT64_MAX;
 		} else if (oms_config_parse_size(v, &y) == 0) {

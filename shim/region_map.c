@@ -120,7 +120,7 @@ void *oms_region_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 		cause = oms_cause_of(err);
 		goto fallback;
 	}
-	if ((flags & MAP_NORESERVE) && !oms_heap_noreserve_ok(rl, oms_os.disk_free(a->fd))) {
+	if ((flags & MAP_NORESERVE) && !oms_heap_noreserve_ok(rl, oms_store_room(a->fd))) {
 		/* Too sparse to reserve: a reservation, not a fallback. */
 		pthread_mutex_unlock(&oms_map_lock);
 		oms_budget_give(rl);

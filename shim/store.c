@@ -29,8 +29,18 @@ uint64_t oms_store_keep(uint64_t fs_size)
 	return k < oms_cfg.keep ? k : oms_cfg.keep;
 }
 
+uint64_t oms_store_room(int fd)
+{
+	uint64_t room = oms_os.disk_free(fd);
+	if (room == UINT64_MAX)
+		return room;
+	uint64_t k = oms_store_keep(oms_os.disk_size(fd));
+	return room > k ? room - k : 0;
+}
+
 /* `keep`: leave OOMSHIELD_DISK_KEEP free, for a new reservation; a range
- * that was ours a moment ago (oms_store_zero_fd) only has to fit. */
+ * that was ours a moment ago (oms_store_zero_fd) only has to fit: were it
+ * refused, that range would have to become anonymous memory. */
 static int reserve(int fd, uint64_t off, uint64_t len, int keep)
 {
 	if (!within_fsize_limit(off + len))
@@ -38,12 +48,7 @@ static int reserve(int fd, uint64_t off, uint64_t len, int keep)
 	/* What cannot fit is refused before fallocate takes the disk's last
 	 * free blocks for a moment (other programs would see it full), and
 	 * the blocks kept for root stay free. */
-	uint64_t room = oms_os.disk_free(fd);
-	if (keep && room != UINT64_MAX) {
-		uint64_t k = oms_store_keep(oms_os.disk_size(fd));
-		room = room > k ? room - k : 0;
-	}
-	if (len > room) {
+	if (len > (keep ? oms_store_room(fd) : oms_os.disk_free(fd))) {
 		errno = ENOSPC;
 		return -1;
 	}

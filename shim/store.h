@@ -27,6 +27,10 @@ int oms_store_reserve(int fd, uint64_t off, uint64_t len);
  * bytes (0: unknown, then a percentage keeps nothing). */
 uint64_t oms_store_keep(uint64_t fs_size);
 
+/* What new reservations may take on fd's filesystem: the space free to
+ * ordinary users less OOMSHIELD_DISK_KEEP; UINT64_MAX if unknown. */
+uint64_t oms_store_room(int fd);
+
 /* Reserve [old, new) at the end of b's file; 0 or -1 with errno. */
 int oms_store_grow(struct oms_block *b, uint64_t old_size, uint64_t new_size);
 

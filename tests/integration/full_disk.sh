@@ -35,8 +35,8 @@ OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LIB" "$P/maps" resv 2>/dev/null || fail "ENO
 [ -z "$(ls -A "$T/mnt" | grep -v lost+found)" ] || fail "files left on the small disk"
 
 # free() gives the disk back before it returns: a next block that needs
-# that space gets it (16 MiB, then all the free space but 8 MiB, with
-# OOMSHIELD_DISK_KEEP=0: the default keeps 1 % of the disk free)...
+# that space gets it (16 MiB, then all the free space but 8 MiB; with
+# OOMSHIELD_DISK_KEEP=0, as the floor is tested on its own below)...
 loop_umount || fail "cannot unmount the small disk"
 loop_mount ext4 200 || fail "cannot mount a 200 MiB disk: $LOOP_WHY"
 # free blocks without the root reserve, which the shim leaves alone
@@ -65,12 +65,12 @@ err=$(OOMSHIELD_STATS=1 OOMSHIELD_CACHE=0 OOMSHIELD_DISK_KEEP=10% OOMSHIELD_DIR=
 [ "$(cat "$T/out")" = "$("$P/toucher" malloc "$over,$fits")" ] || fail "keep: output changed"
 case "$err" in *"blocks=1"*"nospc=1"*) ;; *) fail "keep: want the $over MiB block refused and the $fits MiB one placed ($keep MiB kept): $err" ;; esac
 [ "$(printf '%s\n' "$err" | grep -c 'leave less free than OOMSHIELD_DISK_KEEP')" = 1 ] || fail "keep: not logged once: $err"
-# Half the disk kept refuses a block of 60 % of what is free; a size, a
-# quarter of what is free, lets a block of half of it in.
+# Half the disk kept refuses a block of 60 % of what is free; as a size,
+# half of what is free refuses 60 % of it and lets 40 % in.
 err=$(OOMSHIELD_STATS=1 OOMSHIELD_DISK_KEEP=50% OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LIB" "$P/toucher" malloc "$half" 2>&1 >/dev/null) ||
 	fail "keep 50%: program failed: $err"
 case "$err" in *"blocks=0"*"nospc=1"*) ;; *) fail "keep 50%: a $half MiB block was placed: $err" ;; esac
-err=$(OOMSHIELD_STATS=1 OOMSHIELD_DISK_KEEP=$((free / 4))M OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LIB" "$P/toucher" malloc "$((free / 2))" 2>&1 >/dev/null) ||
-	fail "keep $((free / 4))M: program failed: $err"
-case "$err" in *"blocks=1"*"nospc=0"*) ;; *) fail "keep $((free / 4))M: a $((free / 2)) MiB block was refused: $err" ;; esac
+err=$(OOMSHIELD_STATS=1 OOMSHIELD_CACHE=0 OOMSHIELD_DISK_KEEP=$((free / 2))M OOMSHIELD_DIR="$T/mnt" LD_PRELOAD="$LIB" "$P/toucher" malloc "$half,$((free * 4 / 10))" 2>&1 >/dev/null) ||
+	fail "keep $((free / 2))M: program failed: $err"
+case "$err" in *"blocks=1"*"nospc=1"*) ;; *) fail "keep $((free / 2))M: want $half MiB refused, $((free * 4 / 10)) MiB placed: $err" ;; esac
 [ -z "$(ls -A "$T/mnt" | grep -v lost+found)" ] || fail "files left on the 200 MiB disk"

@@ -110,6 +110,8 @@ oenv() {
 	[[ "$output" == *"OOMSHIELD_DISK_KEEP=10%"* ]]
 	run oenv --disk-keep=100%
 	[[ "$output" == *"OOMSHIELD_DISK_KEEP=100%"* ]]
+	run oenv --disk-keep 005%
+	[[ "$output" == *"OOMSHIELD_DISK_KEEP=005%"* ]]
 }
 
 @test "--log accepts each level and sets OOMSHIELD_LOG" {
@@ -238,6 +240,8 @@ bad() {   # bad EXPECTED-SUBSTRING ARGS...
 	bad "--disk-keep '101%': not a size or a percentage" --disk-keep 101%
 	bad "--disk-keep '5 %'" --disk-keep "5 %"
 	bad "--disk-keep '%'" --disk-keep %
+	bad "--disk-keep '1000%'" --disk-keep 1000%
+	bad "--disk-keep '5%%'" --disk-keep 5%%
 	bad "--max '99999999999999999999'" --max 99999999999999999999
 	bad "--max '9999999999T'" --max 9999999999T
 	bad "--max '1MM'" --max 1MM

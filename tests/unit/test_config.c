@@ -396,7 +396,7 @@ START_TEST(load_disk_keep)
 	static const char *const bytes[] = {"OOMSHIELD_DISK_KEEP", "512M", NULL};
 	static const char *const zero[] = {"OOMSHIELD_DISK_KEEP", "0", NULL};
 	static const char *const pct0[] = {"OOMSHIELD_DISK_KEEP", "0%", NULL};
-	static const char *const all[] = {"OOMSHIELD_DISK_KEEP", "100%", NULL};
+	static const char *const all[] = {"OOMSHIELD_DISK_KEEP", "0100%", NULL};
 	struct oms_config c;
 	ck_assert_str_eq(load(&c, bytes), "");
 	ck_assert_int_eq(c.keep_pct, -1);
@@ -408,7 +408,8 @@ START_TEST(load_disk_keep)
 	ck_assert_int_eq(c.keep_pct, 0);
 	ck_assert_str_eq(load(&c, all), "");
 	ck_assert_int_eq(c.keep_pct, 100);
-	static const char *const bad[] = {"%", "5 %", "-1%", "1000%", "5%%", "x%", "5 M", NULL};
+	static const char *const bad[] = {"%", "5 %", "-1%", "101%", "5%%", "x%", "5 M", "",
+					  "0000000000000005%", NULL};
 	for (const char *const *v = bad; *v; v++) {
 		const char *const t[] = {"OOMSHIELD_DISK_KEEP", *v, NULL};
 		const char *log = load(&c, t);

@@ -792,6 +792,16 @@ static int fake_fallocate_ok(int fd, int mode, off_t off, off_t len)
 	fallocate_calls++;
 	return 0;
 }
+static int fake_fallocate_counted_no_zero_range(int fd, int mode, off_t off, off_t len)
+{
+	(void)fd, (void)off, (void)len;
+	fallocate_calls++;
+	if (mode & FALLOC_FL_ZERO_RANGE) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return 0;
+}
 
 /* OOMSHIELD_DISK_KEEP: a reservation leaves that much free to others
  * (default 1 % of the filesystem, at most 256 MiB); a percentage given is
@@ -821,6 +831,14 @@ START_TEST(disk_keep_floor)
 	ck_assert_int_eq(oms_store_reserve(3, 0, 10ull << 20), 0);
 	ck_assert_int_eq(oms_store_reserve(3, 0, 11ull << 20), -1);
 	ck_assert_int_eq(fallocate_calls, 3);
+	/* A range that was ours a moment ago, punched and reserved again
+	 * where ZERO_RANGE is missing, only has to fit: refused, it would
+	 * have to become anonymous memory. */
+	oms_os.fallocate = fake_fallocate_counted_no_zero_range;
+	oms_cfg.keep_pct = 50, oms_cfg.keep = UINT64_MAX; /* 512 MiB kept of 100 free */
+	ck_assert_int_eq(oms_store_zero_fd(3, 0, 1ull << 20), 0);
+	ck_assert_int_eq(oms_store_reserve(3, 0, 1ull << 20), -1);
+	ck_assert_int_eq(fallocate_calls, 6); /* zero range, punch, reserve */
 }
 END_TEST
 
