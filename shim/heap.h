@@ -23,8 +23,9 @@ void oms_heap_start(void);
 /* A writable MAP_NORESERVE private anonymous mapping of len bytes: should
  * it become file-backed (disk reserved for all of it)?  Only in heap mode,
  * and only if it takes at most a quarter of the space new reservations may
- * take on the backing filesystem (`free_bytes`, oms_store_room): a larger one is a sparse reservation (a hash
- * table or a shadow map sized for the worst case) and stays what it is. */
+ * take on the backing filesystem (`free_bytes`, oms_store_room): a larger
+ * one is a sparse reservation (a hash table or a shadow map sized for the
+ * worst case) and stays what it is. */
 int oms_heap_noreserve_ok(size_t len, uint64_t free_bytes);
 
 /* 1 once the heap is known to be jemalloc's (mallctl found). */

@@ -36,15 +36,17 @@ void oms_stats_count(enum oms_cause c)
 
 void oms_stats_fallback(enum oms_cause c, int err, uint64_t size)
 {
+	/* ENOSPC also comes from store.c's OOMSHIELD_DISK_KEEP check: a disk
+	 * with space left must not read "No space left on device". */
+	const char *why = c == OMS_CAUSE_MAX ? "OOMSHIELD_MAX reached, or RLIMIT_DATA"
+			  : err == ENOSPC    ? "the disk is full, or the block would leave less "
+					       "free than OOMSHIELD_DISK_KEEP"
+					     : strerrordesc_np(err);
 	__atomic_fetch_add(&oms_stats.fallback[c], 1, __ATOMIC_RELAXED);
 	oms_log_once(&cause_logged[c], OMS_LOG_WARN,
 		     "cannot place %llu bytes in %s (%s: %s); using ordinary memory, "
 		     "this is logged once per cause",
-		     (unsigned long long)size, oms_cfg.dir, cause_name[c],
-		     c == OMS_CAUSE_MAX    ? "OOMSHIELD_MAX reached, or RLIMIT_DATA"
-		     : err == ENOSPC         ? "the disk is full, or the block would leave less free than "
-					       "OOMSHIELD_DISK_KEEP"
-					     : strerrordesc_np(err));
+		     (unsigned long long)size, oms_cfg.dir, cause_name[c], why);
 }
 
 /* kB of one "Key:  N kB" line of a smaps file, or 0. */
