@@ -6,6 +6,9 @@
 #
 #   bench/vm-cgroup.sh v1|v2 SHAPE:MIB:LIMIT_MIB[,...] [ROUNDS]
 #   e.g. B=build/x86_64-linux-gnu bench/vm-cgroup.sh v2 lz:2:16,sort:7:16
+#   WBPS=41943040 (v2 only): the protected runs' cgroup gets io.max wbps
+#   on the disk, the administrator's write cap of docs/bench.md 38.
+#   DR=80 DBR=70: the VM's vm.dirty_ratio and vm.dirty_background_ratio.
 #
 # Per shape and round: plain under twice the limit, the shim (objs: with
 # --heap) and a swap file under the limit, each under `timeout 300`.  One
@@ -34,6 +37,10 @@ mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev 2>
 mount -o remount,rw /
 CG=$(sed -n 's/.*cg=\(v[12]\).*/\1/p' /proc/cmdline)
 SHAPES=$(sed -n 's/.*shapes=\([a-z,0-9:]*\).*/\1/p' /proc/cmdline)
+WBPS=$(sed -n 's/.*wbps=\([0-9]*\).*/\1/p' /proc/cmdline)
+DR=$(sed -n 's/.* dr=\([0-9]*\).*/\1/p' /proc/cmdline); DBR=$(sed -n 's/.* dbr=\([0-9]*\).*/\1/p' /proc/cmdline)
+[ -n "$DR" ] && echo "$DR" > /proc/sys/vm/dirty_ratio
+[ -n "$DBR" ] && echo "$DBR" > /proc/sys/vm/dirty_background_ratio
 ROUNDS=$(sed -n 's/.*rounds=\([0-9]*\).*/\1/p' /proc/cmdline); [ -n "$ROUNDS" ] || ROUNDS=1
 echo 8192 > /sys/block/vda/queue/read_ahead_kb
 mkdir -p /sys/fs/cgroup
@@ -41,7 +48,7 @@ if [ "$CG" = v1 ]; then
 	mount -t tmpfs none /sys/fs/cgroup; mkdir /sys/fs/cgroup/memory; mount -t cgroup -o memory none /sys/fs/cgroup/memory
 	R=/sys/fs/cgroup/memory
 else
-	mount -t cgroup2 none /sys/fs/cgroup; echo +memory > /sys/fs/cgroup/cgroup.subtree_control; R=/sys/fs/cgroup
+	mount -t cgroup2 none /sys/fs/cgroup; echo "+memory +io" > /sys/fs/cgroup/cgroup.subtree_control; R=/sys/fs/cgroup
 fi
 [ -e /swapf ] || { dd if=/dev/zero of=/swapf bs=1M count=512 2>/dev/null; chmod 600 /swapf; mkswap /swapf >/dev/null; }
 up() { awk '{printf "%d", $1 * 100}' /proc/uptime; }
@@ -53,6 +60,9 @@ run() { # KIND LIM_MIB CMD...
 		if [ "$kind" = swap ]; then echo -1 > $c/memory.memsw.limit_in_bytes; else echo $((lim << 20)) > $c/memory.memsw.limit_in_bytes; fi
 	else echo $((lim << 20)) > $c/memory.max
 		if [ "$kind" = swap ]; then echo max > $c/memory.swap.max; else echo 0 > $c/memory.swap.max; fi
+		# v2's write cap on the backing disk, for the protected runs only
+		[ -n "$WBPS" ] && [ "$kind" != plain ] && [ "$kind" != swap ] &&
+			echo "$(cat /sys/block/vda/dev) wbps=$WBPS" > $c/io.max
 	fi
 	[ "$kind" = swap ] && swapon /swapf
 	sync; echo 3 > /proc/sys/vm/drop_caches
@@ -70,7 +80,7 @@ run() { # KIND LIM_MIB CMD...
 	echo "RESULT cg=$CG kind=$kind lim=$lim cmd=$* rc=$rc s=$(( (t1 - t0) / 100 )).$(( (t1 - t0) % 100 )) wroteMB=$(( (w1 - w0) / 1024 )) majflt=$mf out=$(cat /tmp/out) err=$(head -c 160 /tmp/err | tr '\n' ' ')"
 }
 N=0
-echo "BOOT cg=$CG shapes=$SHAPES kernel=$(uname -r)"
+echo "BOOT cg=$CG wbps=$WBPS dirty_ratio=$(cat /proc/sys/vm/dirty_ratio) dirty_background_ratio=$(cat /proc/sys/vm/dirty_background_ratio) shapes=$SHAPES kernel=$(uname -r)"
 for spec in $(echo $SHAPES | tr ',' ' '); do
 	shape=${spec%%:*} rest=${spec#*:}; mib=${rest%%:*} lim=${rest#*:}
 	for r in $(seq $ROUNDS); do
@@ -89,5 +99,5 @@ rm -f "$W/root.img"; truncate -s 3G "$W/root.img"; mkfs.ext4 -q -d "$W/root" -F 
 qemu-system-x86_64 -accel tcg,thread=multi -smp 2 -m 1024 -nographic -no-reboot \
 	-kernel "/boot/vmlinuz-$kver" -initrd "/boot/initrd.img-$kver" \
 	-drive file="$W/root.img",format=raw,if=virtio,cache=writeback \
-	-append "console=ttyS0 root=/dev/vda rw init=/init quiet cg=$cg shapes=$shapes rounds=$rounds" |
+	-append "console=ttyS0 root=/dev/vda rw init=/init quiet cg=$cg shapes=$shapes rounds=$rounds${WBPS:+ wbps=$WBPS}${DR:+ dr=$DR}${DBR:+ dbr=$DBR}" |
 	tr -d '\r' | grep -E '^(BOOT|RESULT|DONE|mkdir)'
